@@ -1,3 +1,4 @@
 export * from './dtype';
 export * from './safetensors';
 export * from './compare';
+export * from './golden-root';
