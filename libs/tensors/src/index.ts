@@ -2,3 +2,4 @@ export * from './dtype';
 export * from './safetensors';
 export * from './compare';
 export * from './golden-root';
+export * from './random';
