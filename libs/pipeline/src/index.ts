@@ -1,1 +1,4 @@
 export {};
+export * from './preprocess/image.types';
+export * from './preprocess/resample';
+export * from './preprocess/size-level';
