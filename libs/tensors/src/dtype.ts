@@ -35,7 +35,11 @@ export function f16ToF32(h: number): number {
 /** float32 value to binary16 bits, round to nearest even (as numpy / torch `.half()` do). */
 export function f32ToF16(value: number): number {
   f32[0] = value;
-  const x = u32[0];
+  return f32BitsToF16(u32[0]);
+}
+
+/** float32 bit pattern to binary16 bits, round to nearest even; NaN becomes a quiet NaN with the same sign. */
+export function f32BitsToF16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;

@@ -70,16 +70,26 @@ export class SafetensorsFile {
 
   /** Raw bytes of a byte range inside one tensor (whole tensor by default). */
   readBytes(name: string, start = 0, end?: number): Uint8Array {
+    const stop = end ?? this.info(name).byteLength;
+    return this.readBytesInto(name, new Uint8Array(stop - start), start);
+  }
+
+  /**
+   * Fills `target` with the tensor's bytes starting at byte `start`, so a caller converting a large tensor in
+   * chunks can reuse one buffer instead of allocating per chunk.
+   */
+  readBytesInto(name: string, target: Uint8Array, start = 0): Uint8Array {
     const info = this.info(name);
-    const stop = end ?? info.byteLength;
-    const out = new Uint8Array(stop - start);
+    if (start < 0 || start + target.byteLength > info.byteLength) {
+      throw new RangeError(`${this.path}: bytes [${start}, ${start + target.byteLength}) are outside ${name} (${info.byteLength} bytes)`);
+    }
     let done = 0;
-    while (done < out.length) {
-      const n = readSync(this.fd, out, done, out.length - done, info.offset + start + done);
+    while (done < target.byteLength) {
+      const n = readSync(this.fd, target, done, target.byteLength - done, info.offset + start + done);
       if (n <= 0) throw new Error(`${this.path}: short read in ${name}`);
       done += n;
     }
-    return out;
+    return target;
   }
 
   readFloat32(name: string): Float32Array {
@@ -137,6 +147,41 @@ export interface TensorToWrite {
   readonly data: Uint8Array | ((write: (chunk: Uint8Array) => void) => void);
 }
 
+/** Shape and dtype of one tensor of a safetensors header. */
+export interface TensorSpec {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+export interface EncodedSafetensorsHeader {
+  /** The 8-byte length prefix followed by the JSON header, padded to a multiple of 8 bytes. */
+  readonly bytes: Uint8Array;
+  /** Size of the data section that must follow the header. */
+  readonly dataBytes: number;
+}
+
+/** Header of a safetensors file holding `tensors` back to back in the given order. */
+export function encodeSafetensorsHeader(
+  tensors: Iterable<readonly [string, TensorSpec]>,
+  metadata?: Record<string, string>,
+): EncodedSafetensorsHeader {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const jsonBytes = Buffer.from(json, 'utf8');
+  const bytes = new Uint8Array(8 + jsonBytes.byteLength);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(jsonBytes.byteLength), true);
+  bytes.set(jsonBytes, 8);
+  return { bytes, dataBytes: offset };
+}
+
 /** Writes a safetensors file tensor by tensor; data producers let a multi-GB file be written in small chunks. */
 export function writeSafetensors(
   path: string,
@@ -145,22 +190,10 @@ export function writeSafetensors(
 ): void {
   const entries: [string, TensorToWrite][] =
     tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, TensorToWrite>);
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const [name, t] of entries) {
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const header = encodeSafetensorsHeader(entries, metadata);
   const fd = openSync(path, 'w');
   try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json, 'utf8'));
+    writeSync(fd, header.bytes);
     for (const [name, t] of entries) {
       const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
       let written = 0;
