@@ -2,3 +2,6 @@ export {};
 export * from './preprocess/image.types';
 export * from './preprocess/resample';
 export * from './preprocess/size-level';
+export * from './sampler/time-shift';
+export * from './sampler/cfg';
+export * from './sampler/flow-match-euler';
