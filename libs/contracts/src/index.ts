@@ -1,1 +1,11 @@
-export {};
+export * from './error-codes';
+export * from './api-error';
+export * from './ids';
+export * from './edit-object';
+export * from './special-tokens';
+export * from './validation';
+export * from './edit-request.schema';
+export * from './list-and-upload.schema';
+export * from './jobs';
+export * from './webhook-events';
+export * from './openapi-schemas';

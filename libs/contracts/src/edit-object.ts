@@ -1,0 +1,148 @@
+/**
+ * The edit object of the HTTP API (CONTRACT.md, "The edit object") and the internal record it is presented from.
+ * Public shapes are snake_case and every field is present: one that does not apply yet is null.
+ */
+
+export const EDIT_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export type EditStatus = (typeof EDIT_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly EditStatus[] = ['succeeded', 'failed', 'canceled'];
+
+export function isTerminalStatus(status: EditStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const PRIORITIES = ['interactive', 'batch'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const SIZE_LEVELS = [512, 768, 1024] as const;
+export type SizeLevel = (typeof SIZE_LEVELS)[number];
+
+export interface EditInput {
+  instruction: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  size_level: SizeLevel;
+  output_format: OutputFormat;
+  priority: Priority;
+  /** Oriented input size in pixels (DECISIONS §9: the output has this size). */
+  width: number;
+  height: number;
+  /** Whether the 640-token window cut the instruction; null until the worker has tokenised it. */
+  truncated: boolean | null;
+}
+
+export interface EditOutput {
+  /** Presigned S3 GET, valid for a short time and signed afresh on every read. */
+  url: string;
+  expires_at: string;
+  width: number;
+  height: number;
+  format: OutputFormat;
+  seed: number;
+}
+
+export interface EditFailure {
+  code: string;
+  message: string;
+}
+
+export interface EditProgress {
+  step: number;
+  total: number;
+}
+
+export interface EditObject {
+  id: string;
+  status: EditStatus;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  queue_position: number | null;
+  progress: EditProgress;
+  attempts: number;
+  /** True once a cancel reached a running edit; it stays `running` until the worker stops at the next step. */
+  cancel_requested: boolean;
+  input: EditInput;
+  output: EditOutput | null;
+  error: EditFailure | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Where the finished image lives; the URL is signed when the edit is read. */
+export interface StoredEditOutput {
+  key: string;
+  width: number;
+  height: number;
+  format: OutputFormat;
+  seed: number;
+}
+
+export const WEBHOOK_EVENT_FILTERS = ['started', 'progress', 'completed'] as const;
+export type WebhookEventFilter = (typeof WEBHOOK_EVENT_FILTERS)[number];
+
+export interface EditWebhookTarget {
+  url: string;
+  /** Always contains `completed`. */
+  events: WebhookEventFilter[];
+}
+
+/** The store of record for one edit (Redis). Internal: camelCase, never sent as is. */
+export interface EditRecord {
+  id: string;
+  tenantId: string;
+  status: EditStatus;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  progress: EditProgress;
+  attempts: number;
+  cancelRequested: boolean;
+  input: EditInput;
+  /** S3 key of the validated input image bytes (never the bytes themselves). */
+  inputKey: string;
+  output: StoredEditOutput | null;
+  error: EditFailure | null;
+  metadata: Record<string, unknown> | null;
+  webhook: EditWebhookTarget | null;
+}
+
+export interface PresentEditOptions {
+  /** 1-based position within the edit's lane while queued; ignored for other statuses. */
+  queuePosition: number | null;
+  /** The freshly signed output URL; required to show `output` of a succeeded edit. */
+  signedOutput: { url: string; expiresAt: string } | null;
+}
+
+/** Record → public edit object. Pure: the caller signs the output URL and asks the queue for the position. */
+export function presentEdit(record: EditRecord, options: PresentEditOptions): EditObject {
+  const output =
+    record.output && options.signedOutput
+      ? {
+          url: options.signedOutput.url,
+          expires_at: options.signedOutput.expiresAt,
+          width: record.output.width,
+          height: record.output.height,
+          format: record.output.format,
+          seed: record.output.seed,
+        }
+      : null;
+  return {
+    id: record.id,
+    status: record.status,
+    created_at: record.createdAt,
+    started_at: record.startedAt,
+    completed_at: record.completedAt,
+    queue_position: record.status === 'queued' ? options.queuePosition : null,
+    progress: { ...record.progress },
+    attempts: record.attempts,
+    cancel_requested: record.cancelRequested,
+    input: { ...record.input },
+    output,
+    error: record.error ? { ...record.error } : null,
+    metadata: record.metadata,
+  };
+}

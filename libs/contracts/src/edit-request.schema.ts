@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import { ApiError } from './api-error';
+import { OUTPUT_FORMATS, PRIORITIES, SIZE_LEVELS, WEBHOOK_EVENT_FILTERS } from './edit-object';
+import type { OutputFormat, Priority, SizeLevel, WebhookEventFilter } from './edit-object';
+import { ErrorCode } from './error-codes';
+import { findSpecialToken } from './special-tokens';
+import { apiErrorFromIssues, type ContractIssueParams } from './validation';
+
+/** Field limits of POST /v1/edits (CONTRACT.md); the schema, the OpenAPI document and the tests read these. */
+export const EDIT_REQUEST_LIMITS = {
+  instructionMaxCodePoints: 2000,
+  seedMax: 2 ** 32 - 1,
+  stepsMin: 1,
+  stepsMax: 100,
+  guidanceMin: 1.0,
+  guidanceMax: 20.0,
+  metadataMaxBytes: 4096,
+  urlMaxLength: 2048,
+  imageKeyMaxLength: 512,
+} as const;
+
+export const EDIT_REQUEST_DEFAULTS = {
+  steps: 28,
+  guidance: 6.0,
+  size_level: 512 as SizeLevel,
+  output_format: 'png' as OutputFormat,
+  priority: 'interactive' as Priority,
+  webhook_events: [...WEBHOOK_EVENT_FILTERS] as WebhookEventFilter[],
+} as const;
+
+function issue(apiCode: ErrorCode, message: string) {
+  const params: ContractIssueParams = { apiCode };
+  return { code: 'custom' as const, message, params };
+}
+
+const instruction = z.string().check((ctx) => {
+  const text = ctx.value;
+  const codePoints = [...text].length;
+  if (codePoints < 1 || codePoints > EDIT_REQUEST_LIMITS.instructionMaxCodePoints) {
+    ctx.issues.push({
+      ...issue(ErrorCode.OutOfRange, `must be 1 to ${EDIT_REQUEST_LIMITS.instructionMaxCodePoints} code points, got ${codePoints}`),
+      input: text,
+    });
+    return;
+  }
+  if (!/\S/u.test(text)) {
+    ctx.issues.push({ ...issue(ErrorCode.InvalidRequest, 'must not be only whitespace'), input: text });
+    return;
+  }
+  const token = findSpecialToken(text);
+  if (token) {
+    ctx.issues.push({
+      ...issue(ErrorCode.InstructionContainsSpecialToken, `contains the special token ${token}`),
+      input: text,
+    });
+  }
+});
+
+const httpUrl = z
+  .string()
+  .max(EDIT_REQUEST_LIMITS.urlMaxLength)
+  .check((ctx) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(ctx.value);
+    } catch {
+      ctx.issues.push({ ...issue(ErrorCode.InvalidRequest, 'must be an absolute http(s) URL'), input: ctx.value });
+      return;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      ctx.issues.push({ ...issue(ErrorCode.InvalidRequest, 'must use http or https'), input: ctx.value });
+    }
+  });
+
+const metadata = z.record(z.string(), z.unknown()).check((ctx) => {
+  const bytes = new TextEncoder().encode(JSON.stringify(ctx.value)).length;
+  if (bytes > EDIT_REQUEST_LIMITS.metadataMaxBytes) {
+    ctx.issues.push({
+      ...issue(ErrorCode.OutOfRange, `must serialise to at most ${EDIT_REQUEST_LIMITS.metadataMaxBytes} bytes, got ${bytes}`),
+      input: ctx.value,
+    });
+  }
+});
+
+/** `completed` is always delivered; the stored list is deduplicated and in canonical order (stable hashes). */
+function normaliseEvents(events: readonly WebhookEventFilter[]): WebhookEventFilter[] {
+  const wanted = new Set<WebhookEventFilter>([...events, 'completed']);
+  return WEBHOOK_EVENT_FILTERS.filter((event) => wanted.has(event));
+}
+
+/**
+ * The JSON (and, after `coerceMultipartFields`, multipart) body of POST /v1/edits. Unknown keys are refused
+ * (`unknown_field`); `null` on a nullable field means "not given".
+ */
+export const editRequestSchema = z.strictObject({
+  instruction,
+  seed: z.int().min(0).max(EDIT_REQUEST_LIMITS.seedMax).nullish().transform((v) => v ?? null),
+  steps: z.int().min(EDIT_REQUEST_LIMITS.stepsMin).max(EDIT_REQUEST_LIMITS.stepsMax).default(EDIT_REQUEST_DEFAULTS.steps),
+  guidance: z
+    .number()
+    .min(EDIT_REQUEST_LIMITS.guidanceMin)
+    .max(EDIT_REQUEST_LIMITS.guidanceMax)
+    .default(EDIT_REQUEST_DEFAULTS.guidance),
+  size_level: z.literal(SIZE_LEVELS).default(EDIT_REQUEST_DEFAULTS.size_level),
+  output_format: z.enum(OUTPUT_FORMATS).default(EDIT_REQUEST_DEFAULTS.output_format),
+  webhook_url: httpUrl.nullish().transform((v) => v ?? null),
+  webhook_events: z
+    .array(z.enum(WEBHOOK_EVENT_FILTERS))
+    .max(WEBHOOK_EVENT_FILTERS.length * 4)
+    .default(EDIT_REQUEST_DEFAULTS.webhook_events)
+    .transform(normaliseEvents),
+  priority: z.enum(PRIORITIES).default(EDIT_REQUEST_DEFAULTS.priority),
+  metadata: metadata.nullish().transform((v) => v ?? null),
+  image_url: httpUrl.optional(),
+  image_key: z.string().min(1).max(EDIT_REQUEST_LIMITS.imageKeyMaxLength).optional(),
+});
+
+export type EditRequestBody = z.input<typeof editRequestSchema>;
+
+/** The parsed fields with every default applied except `seed`, which stays null until the service draws it. */
+export interface EditRequestFields {
+  instruction: string;
+  seed: number | null;
+  steps: number;
+  guidance: number;
+  size_level: SizeLevel;
+  output_format: OutputFormat;
+  webhook_url: string | null;
+  webhook_events: WebhookEventFilter[];
+  priority: Priority;
+  metadata: Record<string, unknown> | null;
+}
+
+export type EditImageSource =
+  | { kind: 'upload' }
+  | { kind: 'url'; url: string }
+  | { kind: 'key'; key: string };
+
+export interface ParsedEditRequest {
+  fields: EditRequestFields;
+  image: EditImageSource;
+}
+
+/**
+ * Validates a create request. `hasUploadedImage` says whether a multipart `image` file came with it: exactly one
+ * of that file, `image_url` and `image_key` must be given.
+ */
+export function parseEditRequest(body: unknown, hasUploadedImage: boolean): ParsedEditRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(ErrorCode.InvalidRequest, 'the body must be a JSON object');
+  }
+  const result = editRequestSchema.safeParse(body, { reportInput: true });
+  if (!result.success) throw apiErrorFromIssues(result.error.issues);
+  const { image_url, image_key, ...fields } = result.data;
+  const sources = [hasUploadedImage, image_url !== undefined, image_key !== undefined].filter(Boolean).length;
+  if (sources !== 1) {
+    throw new ApiError(
+      ErrorCode.InvalidRequest,
+      sources === 0
+        ? 'give exactly one image source: an `image` file, `image_url` or `image_key`'
+        : 'give only one image source: an `image` file, `image_url` or `image_key`',
+      { param: image_url !== undefined ? 'image_url' : image_key !== undefined ? 'image_key' : 'image' },
+    );
+  }
+  const image: EditImageSource = hasUploadedImage
+    ? { kind: 'upload' }
+    : image_url !== undefined
+      ? { kind: 'url', url: image_url }
+      : { kind: 'key', key: image_key as string };
+  return { fields, image };
+}
+
+const NUMERIC_FIELDS = new Set(['seed', 'steps', 'guidance', 'size_level']);
+const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Multipart fields arrive as strings: numbers are parsed strictly (so "12abc" stays a string and fails as
+ * `invalid_request`), `metadata` is JSON text, and `webhook_events` may repeat or be comma-separated.
+ */
+export function coerceMultipartFields(fields: Readonly<Record<string, readonly string[]>>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [name, values] of Object.entries(fields)) {
+    if (name === 'webhook_events') {
+      body[name] = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
+      continue;
+    }
+    if (values.length !== 1) {
+      throw new ApiError(ErrorCode.InvalidRequest, `field "${name}" is given ${values.length} times`, { param: name });
+    }
+    const value = values[0];
+    if (NUMERIC_FIELDS.has(name)) {
+      body[name] = DECIMAL.test(value.trim()) ? Number(value.trim()) : value;
+    } else if (name === 'metadata') {
+      try {
+        body[name] = JSON.parse(value);
+      } catch {
+        throw new ApiError(ErrorCode.InvalidRequest, 'metadata must be a JSON object', { param: 'metadata' });
+      }
+    } else {
+      body[name] = value;
+    }
+  }
+  return body;
+}

@@ -1,0 +1,72 @@
+import type { WebhookEventType } from './webhook-events';
+
+/** Queues are named for the work (style (c)): the GPU lane queue and the webhook delivery queue. */
+export const QueueName = {
+  Edit: 'edit',
+  Webhook: 'webhook',
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+/** Jobs are verb-noun. Every name needs exactly one `@OnJob` handler, or the worker refuses to boot. */
+export const JobName = {
+  EditImage: 'edit-image',
+  DeliverWebhook: 'deliver-webhook',
+} as const;
+export type JobName = (typeof JobName)[keyof typeof JobName];
+
+export const ALL_JOB_NAMES: readonly JobName[] = Object.values(JobName);
+
+/** Which queue carries each job. */
+export const JOB_QUEUE: Readonly<Record<JobName, QueueName>> = {
+  [JobName.EditImage]: QueueName.Edit,
+  [JobName.DeliverWebhook]: QueueName.Webhook,
+};
+
+/**
+ * Thin on purpose: the edit record in Redis is the store of record and the image lives in S3, so a job carries
+ * ids only (ANCHORS (c) 5: never image bytes in Redis). The BullMQ job id is the edit id.
+ */
+export interface EditImagePayload {
+  editId: string;
+  tenantId: string;
+}
+
+/**
+ * One webhook event to deliver. `body` is the exact JSON text to sign and send, so every retry sends the same bytes
+ * under the same `messageId` (`webhook-id`). Attempt n (0-based) is BullMQ's attemptsMade or the sender's counter.
+ */
+export interface DeliverWebhookPayload {
+  messageId: string;
+  tenantId: string;
+  editId: string;
+  type: WebhookEventType;
+  url: string;
+  body: string;
+  /** 0-based number of this delivery attempt; a retry re-enqueues with attempt + 1. */
+  attempt: number;
+}
+
+export interface JobPayloads {
+  [JobName.EditImage]: EditImagePayload;
+  [JobName.DeliverWebhook]: DeliverWebhookPayload;
+}
+
+export type JobPayloadOf<N extends JobName> = JobPayloads[N];
+
+/** Message on the cancel fan-out channel (`<prefix>:edit:cancel`); every worker subscribes. */
+export interface CancelEditMessage {
+  editId: string;
+  requestedAt: string;
+}
+
+/** A job that must not be retried (bad input, canceled): the queue adapter turns it into a final failure. */
+export class NonRetryableJobError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NonRetryableJobError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { EDIT_STATUSES, OUTPUT_FORMATS, PRIORITIES, SIZE_LEVELS } from './edit-object';
+import { editRequestSchema } from './edit-request.schema';
+import { ALL_ERROR_CODES } from './error-codes';
+import { uploadRequestSchema, UPLOAD_CONTENT_TYPES } from './list-and-upload.schema';
+
+/** A JSON Schema (2020-12, as OpenAPI 3.1 uses it). */
+export type JsonSchema = { [key: string]: unknown };
+
+const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: 'null' }] });
+const isoTime: JsonSchema = { type: 'string', format: 'date-time' };
+
+/** Every property is required: a field that does not apply yet is null, never absent (CONTRACT.md). */
+function object(properties: Record<string, JsonSchema>, description?: string): JsonSchema {
+  return {
+    type: 'object',
+    ...(description ? { description } : {}),
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+  };
+}
+
+export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
+  {
+    id: { type: 'string', pattern: '^edit_[0-9A-HJKMNP-TV-Z]{26}$' },
+    status: { type: 'string', enum: [...EDIT_STATUSES] },
+    created_at: isoTime,
+    started_at: nullable(isoTime),
+    completed_at: nullable(isoTime),
+    queue_position: nullable({ type: 'integer', minimum: 1, description: '1-based within its lane while queued' }),
+    progress: object({ step: { type: 'integer', minimum: 0 }, total: { type: 'integer', minimum: 1 } }),
+    attempts: { type: 'integer', minimum: 0 },
+    cancel_requested: { type: 'boolean' },
+    input: object({
+      instruction: { type: 'string' },
+      seed: { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 },
+      steps: { type: 'integer', minimum: 1, maximum: 100 },
+      guidance: { type: 'number', minimum: 1, maximum: 20 },
+      size_level: { type: 'integer', enum: [...SIZE_LEVELS] },
+      output_format: { type: 'string', enum: [...OUTPUT_FORMATS] },
+      priority: { type: 'string', enum: [...PRIORITIES] },
+      width: { type: 'integer', minimum: 1 },
+      height: { type: 'integer', minimum: 1 },
+      truncated: nullable({ type: 'boolean' }),
+    }),
+    output: nullable(
+      object(
+        {
+          url: { type: 'string', format: 'uri', description: 'presigned S3 GET, valid 1 h, signed on every read' },
+          expires_at: isoTime,
+          width: { type: 'integer' },
+          height: { type: 'integer' },
+          format: { type: 'string', enum: [...OUTPUT_FORMATS] },
+          seed: { type: 'integer' },
+        },
+        'present once the edit succeeded',
+      ),
+    ),
+    error: nullable(object({ code: { type: 'string' }, message: { type: 'string' } })),
+    metadata: nullable({ type: 'object', additionalProperties: true }),
+  },
+  'An edit. `status`: queued → running → succeeded | failed | canceled.',
+);
+
+export const ERROR_BODY_JSON_SCHEMA: JsonSchema = object({
+  error: object({
+    code: { type: 'string', enum: [...ALL_ERROR_CODES] },
+    message: { type: 'string' },
+    param: nullable({ type: 'string' }),
+  }),
+});
+
+export const EDIT_LIST_JSON_SCHEMA: JsonSchema = object({
+  data: { type: 'array', items: { $ref: '#/components/schemas/Edit' } },
+  next_cursor: nullable({ type: 'string' }),
+});
+
+export const UPLOAD_TICKET_JSON_SCHEMA: JsonSchema = object({
+  image_key: { type: 'string' },
+  upload_url: { type: 'string', format: 'uri' },
+  method: { type: 'string', enum: ['PUT'] },
+  headers: { type: 'object', additionalProperties: { type: 'string' } },
+  expires_at: isoTime,
+});
+
+export const WEBHOOK_SECRET_JSON_SCHEMA: JsonSchema = object({
+  secret: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$' },
+});
+
+function requestSchema(schema: z.ZodType): JsonSchema {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  delete json.$schema;
+  return json;
+}
+
+/** Multipart form of POST /v1/edits: the same fields as strings, plus the `image` file. */
+function multipartEditSchema(): JsonSchema {
+  const json = requestSchema(editRequestSchema);
+  const properties = { ...(json.properties as Record<string, JsonSchema>) };
+  properties.image = { type: 'string', format: 'binary', description: 'the input image (at most 20 MB)' };
+  properties.metadata = { type: 'string', description: 'a JSON object, at most 4 KB' };
+  properties.webhook_events = { type: 'string', description: 'comma-separated, or the field repeated' };
+  return { ...json, properties };
+}
+
+/** The component schemas of the OpenAPI document, keyed by component name. */
+export function apiComponentSchemas(): Record<string, JsonSchema> {
+  return {
+    Edit: EDIT_OBJECT_JSON_SCHEMA,
+    EditList: EDIT_LIST_JSON_SCHEMA,
+    Error: ERROR_BODY_JSON_SCHEMA,
+    CreateEditRequest: requestSchema(editRequestSchema),
+    CreateEditMultipart: multipartEditSchema(),
+    CreateUploadRequest: {
+      ...requestSchema(uploadRequestSchema),
+      description: `content_type one of ${UPLOAD_CONTENT_TYPES.join(', ')}`,
+    },
+    UploadTicket: UPLOAD_TICKET_JSON_SCHEMA,
+    WebhookSecret: WEBHOOK_SECRET_JSON_SCHEMA,
+  };
+}

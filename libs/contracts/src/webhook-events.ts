@@ -1,0 +1,32 @@
+import type { EditObject, WebhookEventFilter } from './edit-object';
+
+/** `resource.past_tense`; a terminal event carries its status in `data.status` (CONTRACT.md, Webhooks). */
+export const WebhookEventType = {
+  EditStarted: 'edit.started',
+  EditProgress: 'edit.progress',
+  EditCompleted: 'edit.completed',
+} as const;
+export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
+
+export const WEBHOOK_EVENT_FOR_FILTER: Readonly<Record<WebhookEventFilter, WebhookEventType>> = {
+  started: WebhookEventType.EditStarted,
+  progress: WebhookEventType.EditProgress,
+  completed: WebhookEventType.EditCompleted,
+};
+
+export interface WebhookEvent {
+  type: WebhookEventType;
+  /** ISO-8601 UTC time the event happened. */
+  timestamp: string;
+  data: EditObject;
+}
+
+/** Whether a tenant's filter asks for an event type; `completed` is always sent. */
+export function wantsWebhookEvent(filters: readonly WebhookEventFilter[], type: WebhookEventType): boolean {
+  if (type === WebhookEventType.EditCompleted) return true;
+  return filters.some((filter) => WEBHOOK_EVENT_FOR_FILTER[filter] === type);
+}
+
+export function buildWebhookEvent(type: WebhookEventType, data: EditObject, at: Date = new Date()): WebhookEvent {
+  return { type, timestamp: at.toISOString(), data };
+}
