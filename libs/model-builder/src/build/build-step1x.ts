@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GraphBuilder } from '../graph/graph-builder';
+import { BuildOptions } from '../graph/module';
+import { Step1XConfig } from '../models/config';
+import { buildConnectorGraph, buildDitGraph, buildVaeDecoderGraph, buildVaeEncoderGraph } from '../models/step1x-graphs';
+import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
+import { WeightProvider, checkStrict } from '../export/weight-provider';
+
+export const STEP1X_MODELS_FORMAT = 'step1x-models/1';
+
+export interface Step1XBuildInput {
+  readonly config: Step1XConfig;
+  /** DiT checkpoint including `connector.*` (official names). */
+  readonly ditWeights: WeightProvider;
+  /** FLUX AE checkpoint (`encoder.*`, `decoder.*`). */
+  readonly vaeWeights: WeightProvider;
+  readonly outDir: string;
+  readonly options: BuildOptions;
+  /** Human-readable origin of the weights, recorded in the manifest. */
+  readonly source: Record<string, string>;
+  /** @defaultValue true */
+  readonly externalData?: boolean;
+}
+
+export interface ModelsManifest {
+  format: typeof STEP1X_MODELS_FORMAT;
+  model_version: string;
+  builder_version: string;
+  dtype: BuildOptions['precision'];
+  attention: BuildOptions['attention'];
+  config: Step1XConfig;
+  source: Record<string, string>;
+  graphs: Record<string, string>;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 8 * 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function parameterTable(graphs: readonly GraphBuilder[]): Map<string, readonly number[]> {
+  const table = new Map<string, readonly number[]>();
+  for (const g of graphs) for (const p of g.parameters.values()) table.set(p.name, p.shape);
+  return table;
+}
+
+/**
+ * Builds the four Step1X-Edit stage graphs, loads their weights strictly (every checkpoint tensor used, every
+ * parameter present with its shape), writes them and a manifest with the sha256 of every file.
+ */
+export async function buildStep1XModels(input: Step1XBuildInput): Promise<ModelsManifest> {
+  const { config, options, outDir } = input;
+  const graphs = {
+    connector: buildConnectorGraph(config, options),
+    dit: buildDitGraph(config, options),
+    vae_encoder: buildVaeEncoderGraph(config, options),
+    vae_decoder: buildVaeDecoderGraph(config, options),
+  };
+  checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, input.source.dit ?? 'DiT checkpoint');
+  checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, input.source.vae ?? 'VAE checkpoint');
+
+  mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  const graphFiles: Record<string, string> = {};
+  for (const [name, graph] of Object.entries(graphs)) {
+    const weights = name.startsWith('vae') ? input.vaeWeights : input.ditWeights;
+    const file = `${name}.onnx`;
+    graphFiles[name] = file;
+    written.push(
+      ...writeOnnxModel(graph, {
+        path: join(outDir, file),
+        weights,
+        externalData: input.externalData,
+        metadata: { model_version: config.runtime.version, stage: name, dtype: options.precision },
+      }),
+    );
+  }
+  const files: ModelsManifest['files'] = {};
+  for (const path of written) {
+    const rel = path.slice(outDir.length + 1);
+    files[rel] = { bytes: statSync(path).size, sha256: await sha256File(path) };
+  }
+  const manifest: ModelsManifest = {
+    format: STEP1X_MODELS_FORMAT,
+    model_version: config.runtime.version,
+    builder_version: BUILDER_VERSION,
+    dtype: options.precision,
+    attention: options.attention,
+    config,
+    source: input.source,
+    graphs: graphFiles,
+    files,
+  };
+  writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}

@@ -1,0 +1,46 @@
+import * as ort from 'onnxruntime-node';
+import { Feeds, InferenceSession, SessionOptions, TensorData } from './inference-session.port';
+
+/** ONNX Runtime adapter: the only pipeline file that imports onnxruntime-node. */
+export class OrtInferenceSession implements InferenceSession {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async create(modelPath: string, options: SessionOptions = {}): Promise<OrtInferenceSession> {
+    const session = await ort.InferenceSession.create(modelPath, {
+      executionProviders: [...(options.executionProviders ?? ['cpu'])],
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      graphOptimizationLevel: 'all',
+    });
+    return new OrtInferenceSession(session);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  async run(feeds: Feeds): Promise<Record<string, TensorData>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      ortFeeds[name] = new ort.Tensor(t.data instanceof Float32Array ? 'float32' : 'int64', t.data, [...t.dims]);
+    }
+    const results = await this.session.run(ortFeeds);
+    const out: Record<string, TensorData> = {};
+    for (const [name, t] of Object.entries(results)) {
+      const data = t.data;
+      if (!(data instanceof Float32Array) && !(data instanceof BigInt64Array)) throw new TypeError(`output ${name} has type ${t.type}`);
+      out[name] = { dims: t.dims, data };
+      t.dispose?.();
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export const createOrtSession = (modelPath: string, options?: SessionOptions) => OrtInferenceSession.create(modelPath, options);
