@@ -7,3 +7,4 @@ export * from './sampler/cfg';
 export * from './sampler/flow-match-euler';
 export * from './dit/packing';
 export * from './dit/rope';
+export * from './noise/gaussian-noise';
