@@ -1,0 +1,191 @@
+import {
+  apiKeysVar,
+  boolVar,
+  cidrListVar,
+  durationListVar,
+  enumVar,
+  intVar,
+  numberVar,
+  stringVar,
+  urlVar,
+  type EnvVar,
+} from './env-var';
+
+const MB = 1024 * 1024;
+const DAY_S = 86_400;
+
+/**
+ * Every environment variable the service reads, grouped as the README shows them. Nothing else in the code base
+ * reads `process.env`: `loadConfig(env)` turns this table into one typed, validated `AppConfig`.
+ */
+export const ENV_SCHEMA = {
+  // --- process ---
+  PORT: intVar({ default: '3000', min: 0, max: 65535, doc: 'HTTP port of the API (0 picks a free one).' }),
+  HOST: stringVar({ default: '127.0.0.1', doc: 'Address the API binds; use 0.0.0.0 in a container.' }),
+  ROLE: enumVar({
+    default: 'all',
+    values: ['all', 'api', 'worker'] as const,
+    doc: '`all` runs the API and an embedded worker in one process (the local default); `api` or `worker` runs one.',
+  }),
+  LOG_LEVEL: enumVar({
+    default: 'info',
+    values: ['error', 'warn', 'info', 'debug'] as const,
+    doc: 'Lowest log level printed.',
+  }),
+
+  // --- Redis: BullMQ queues and the store of record ---
+  REDIS_URL: urlVar({
+    default: undefined,
+    protocols: ['redis', 'rediss'],
+    secret: true,
+    doc: 'Redis for queues and records. Unset: `npm start` runs a local redis-server on a free port in a temp dir.',
+  }),
+  REDIS_KEY_PREFIX: stringVar({
+    default: 's1x',
+    pattern: /^[A-Za-z0-9_-]{1,32}$/,
+    patternDoc: '[A-Za-z0-9_-]{1,32}',
+    doc: 'Prefix of every Redis key and channel we own (`<prefix>:edit:<id>`, BullMQ under `<prefix>:bull`).',
+  }),
+
+  // --- S3: input images and results ---
+  S3_ENDPOINT: urlVar({
+    default: undefined,
+    protocols: ['http', 'https'],
+    doc: 'S3-compatible endpoint. Unset: AWS S3, except that `npm start` runs a local s3rver.',
+  }),
+  S3_BUCKET: stringVar({
+    default: 'step1x-edits',
+    pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    patternDoc: 'S3 bucket name',
+    doc: 'Bucket holding inputs (`inputs/`), uploads (`uploads/`) and results (`outputs/`).',
+  }),
+  S3_REGION: stringVar({ default: 'us-east-1', doc: 'Region used for signing.' }),
+  S3_ACCESS_KEY_ID: stringVar({
+    default: undefined,
+    doc: 'Access key; with S3_SECRET_ACCESS_KEY, or neither (the SDK default chain).',
+  }),
+  S3_SECRET_ACCESS_KEY: stringVar({ default: undefined, secret: true, doc: 'Secret key for S3_ACCESS_KEY_ID.' }),
+  S3_FORCE_PATH_STYLE: boolVar({
+    default: 'false',
+    doc: 'Path-style URLs (`endpoint/bucket/key`), needed by s3rver and MinIO.',
+  }),
+
+  // --- auth and egress ---
+  API_KEYS: apiKeysVar({
+    default: '',
+    secret: true,
+    doc: 'Seeds API keys, `tenant:key,tenant2:key2`; stored in Redis as sha256 hashes only.',
+  }),
+  EGRESS_ALLOWLIST: cidrListVar({
+    default: '',
+    doc: 'IPs/CIDRs the egress guard lets image_url and webhook_url reach despite being private (tests: 127.0.0.2/32).',
+  }),
+
+  // --- request limits ---
+  QUEUE_MAX_DEPTH: intVar({
+    default: '1000',
+    min: 1,
+    max: 10_000_000,
+    doc: 'Queued edits (both lanes) above which POST /v1/edits answers 429 `queue_full`.',
+  }),
+  QUEUE_FULL_RETRY_AFTER_S: intVar({ default: '30', min: 1, max: 3600, doc: '`Retry-After` sent with `queue_full`.' }),
+  PREFER_WAIT_MAX_S: intVar({
+    default: '60',
+    min: 0,
+    max: 600,
+    doc: 'Longest `Prefer: wait=N` honoured; larger N is clamped and answered with `Preference-Applied`.',
+  }),
+  MAX_JSON_BODY_BYTES: intVar({ default: String(256 * 1024), min: 1024, max: 16 * MB, doc: 'JSON body limit (413).' }),
+  MAX_UPLOAD_BYTES: intVar({
+    default: String(20 * MB),
+    min: 1024,
+    max: 1024 * MB,
+    doc: 'Largest input image: multipart file, `image_url` download or presigned upload (413).',
+  }),
+  MAX_IMAGE_PIXELS: intVar({
+    default: '40000000',
+    min: 1,
+    max: 268_402_689,
+    doc: 'Largest decoded input, width × height (422 `image_too_large`).',
+  }),
+  MAX_ASPECT_RATIO: numberVar({ default: '100', min: 1, max: 1000, doc: 'Widest long:short side ratio (422).' }),
+  IMAGE_FETCH_TIMEOUT_MS: intVar({ default: '10000', min: 100, max: 120_000, doc: 'Timeout of the `image_url` download.' }),
+  IMAGE_FETCH_MAX_REDIRECTS: intVar({ default: '3', min: 0, max: 10, doc: 'Redirects followed for `image_url`.' }),
+  IDEMPOTENCY_TTL_S: intVar({ default: String(DAY_S), min: 60, max: 30 * DAY_S, doc: 'How long Idempotency-Keys are kept.' }),
+  UPLOAD_URL_TTL_S: intVar({ default: '900', min: 60, max: 7 * DAY_S, doc: 'Validity of presigned upload URLs.' }),
+  OUTPUT_URL_TTL_S: intVar({ default: '3600', min: 60, max: 7 * DAY_S, doc: 'Validity of presigned result URLs.' }),
+
+  // --- retention ---
+  OBJECT_RETENTION_DAYS: intVar({ default: '7', min: 1, max: 3650, doc: 'Days S3 objects (inputs, results) are kept.' }),
+  EDIT_RETENTION_DAYS: intVar({
+    default: '30',
+    min: 1,
+    max: 3650,
+    doc: 'TTL of edit records, their list index and delivery attempts in Redis.',
+  }),
+
+  // --- queue and worker ---
+  WORKER_CONCURRENCY: intVar({ default: '1', min: 1, max: 64, doc: 'Edits one worker runs at once (1 per GPU).' }),
+  WEBHOOK_CONCURRENCY: intVar({ default: '8', min: 1, max: 256, doc: 'Webhook deliveries one worker sends at once.' }),
+  BULLMQ_LOCK_DURATION_MS: intVar({
+    default: '30000',
+    min: 1000,
+    max: 3_600_000,
+    doc: 'Job lock; renewed every half of it while the edit runs. A dead worker\'s job is re-run after this.',
+  }),
+  BULLMQ_STALLED_INTERVAL_MS: intVar({
+    default: '30000',
+    min: 500,
+    max: 3_600_000,
+    doc: 'How often workers look for stalled jobs (lock expired) and put them back in the queue.',
+  }),
+  BULLMQ_MAX_STALLED_COUNT: intVar({
+    default: '2',
+    min: 0,
+    max: 100,
+    doc: 'Stalls after which an edit fails instead of being re-queued.',
+  }),
+  EDIT_MAX_ATTEMPTS: intVar({
+    default: '3',
+    min: 1,
+    max: 20,
+    doc: 'Attempts per edit on infrastructure errors; invalid input is never retried.',
+  }),
+  EDIT_RETRY_BACKOFF_MS: intVar({ default: '5000', min: 0, max: 3_600_000, doc: 'First retry delay, doubled each time.' }),
+  SHUTDOWN_GRACE_MS: intVar({
+    default: '25000',
+    min: 0,
+    max: 3_600_000,
+    doc: 'On SIGTERM, time to finish the running edit before handing it back to the queue.',
+  }),
+  MODELS_DIR: stringVar({
+    default: undefined,
+    doc: 'Directory of the ONNX models the worker loads. Unset: the tiny test models shipped with the project.',
+  }),
+
+  // --- webhooks ---
+  WEBHOOK_RETRY_SCHEDULE: durationListVar({
+    default: '0,5s,5m,30m,2h,5h,10h,10h',
+    doc: 'Delay before each delivery attempt (the first is usually 0); its length is the attempt count.',
+  }),
+  WEBHOOK_RETRY_JITTER: numberVar({ default: '0.2', min: 0, max: 1, doc: 'Random ± fraction applied to each delay.' }),
+  WEBHOOK_TIMEOUT_MS: intVar({ default: '15000', min: 100, max: 120_000, doc: 'A 2xx must arrive within this.' }),
+  WEBHOOK_PROGRESS_MIN_INTERVAL_MS: intVar({
+    default: '1000',
+    min: 0,
+    max: 3_600_000,
+    doc: 'At most one `edit.progress` per edit per interval.',
+  }),
+} satisfies Record<string, EnvVar<unknown, string | undefined>>;
+
+export type EnvSchema = typeof ENV_SCHEMA;
+export type EnvName = keyof EnvSchema;
+
+/** The parsed value of each variable; optional ones are null when unset. */
+export type ParsedEnv = {
+  [K in EnvName]: EnvSchema[K] extends EnvVar<infer T, string | undefined>
+    ? EnvSchema[K]['default'] extends string
+      ? T
+      : T | null
+    : never;
+};
