@@ -8,3 +8,4 @@ export * from './sampler/flow-match-euler';
 export * from './dit/packing';
 export * from './dit/rope';
 export * from './noise/gaussian-noise';
+export * from './preprocess/image-io';

@@ -1,0 +1,139 @@
+import sharp from 'sharp';
+import { assertRgbImage, RgbImage } from './image.types';
+
+/**
+ * Image decoding and encoding at the pipeline's edge (DECISIONS §2, §9). This is the only pipeline file that
+ * imports `sharp`: sharp decodes, normalises and enforces limits, but never resizes for the model (that is
+ * `resample.ts`, which is bit-exact with PIL).
+ *
+ * Decoding turns anything sharp can read into the oriented 8-bit sRGB RGB image the official code would have got
+ * from `Image.open(...).convert('RGB')` after EXIF orientation: alpha is flattened onto white; 16-bit, CMYK, grey
+ * and palette images become 8-bit sRGB RGB; animated or multi-page inputs use their first frame.
+ */
+
+export type ImageInputErrorCode = 'image_too_large' | 'image_aspect_ratio' | 'image_unreadable';
+
+/** Bad input image; every case is the client's (a 4xx), never worth a retry. */
+export class ImageInputError extends Error {
+  constructor(
+    readonly code: ImageInputErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ImageInputError';
+  }
+}
+
+export interface DecodeLimits {
+  /** Largest accepted width·height of the (first frame of the) input. @defaultValue 40_000_000 (40 MP) */
+  readonly maxPixels?: number;
+  /** Largest accepted long side / short side. @defaultValue 100 (the official chain crashes past about 157:1) */
+  readonly maxAspectRatio?: number;
+}
+
+export const DECODE_LIMIT_DEFAULTS: Required<DecodeLimits> = {
+  maxPixels: 40_000_000,
+  maxAspectRatio: 100,
+};
+
+const WHITE = { r: 255, g: 255, b: 255 };
+
+/** sharp's message when `limitInputPixels` trips (checked against sharp 0.35). */
+const PIXEL_LIMIT_MESSAGE = /exceeds pixel limit/i;
+
+function unreadable(err: unknown): ImageInputError {
+  if (err instanceof ImageInputError) return err;
+  const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  if (PIXEL_LIMIT_MESSAGE.test(detail)) return new ImageInputError('image_too_large', detail, { cause: err });
+  return new ImageInputError('image_unreadable', `the image could not be decoded: ${detail}`, { cause: err });
+}
+
+function checkLimits(width: number, height: number, limits: Required<DecodeLimits>): void {
+  if (width * height > limits.maxPixels) {
+    throw new ImageInputError(
+      'image_too_large',
+      `the image is ${width}x${height} = ${width * height} pixels; the limit is ${limits.maxPixels}`,
+    );
+  }
+  const ratio = Math.max(width, height) / Math.min(width, height);
+  if (ratio > limits.maxAspectRatio) {
+    throw new ImageInputError(
+      'image_aspect_ratio',
+      `the image is ${width}x${height}, an aspect ratio of ${ratio.toFixed(1)}:1; the limit is ${limits.maxAspectRatio}:1`,
+    );
+  }
+}
+
+/**
+ * Decodes encoded image bytes into an oriented 8-bit sRGB RGB image. The header is read and the limits checked
+ * before any pixel is decoded, so a small file that declares a huge canvas is refused cheaply.
+ * @throws ImageInputError with code image_too_large, image_aspect_ratio or image_unreadable
+ */
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}): Promise<RgbImage> {
+  const effective = { ...DECODE_LIMIT_DEFAULTS, ...limits };
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
+    throw new ImageInputError('image_unreadable', 'the image is empty');
+  }
+  const options: sharp.SharpOptions = {
+    limitInputPixels: effective.maxPixels,
+    failOn: 'error', // truncated or corrupt pixel data is an error, not a grey tail
+    pages: 1,
+    page: 0,
+  };
+  let metadata: sharp.Metadata;
+  try {
+    metadata = await sharp(bytes, options).metadata();
+  } catch (err) {
+    throw unreadable(err);
+  }
+  const { width, height } = metadata;
+  if (!width || !height) throw new ImageInputError('image_unreadable', 'the image has no dimensions');
+  checkLimits(width, height, effective);
+
+  try {
+    const { data, info } = await sharp(bytes, options)
+      .autoOrient()
+      .flatten({ background: WHITE })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoder produced ${info.channels} channels, expected 3`);
+    const image = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    assertRgbImage(image);
+    return image;
+  } catch (err) {
+    throw unreadable(err);
+  }
+}
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp';
+
+export const IMAGE_MIME_TYPES: Record<ImageFormat, string> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+};
+
+/** Quality for the lossy formats when none is given. */
+export const DEFAULT_LOSSY_QUALITY = 90;
+
+/** Encodes an RGB image; `quality` (1–100) applies to jpeg and webp, png is lossless. */
+export async function encodeImageBytes(image: RgbImage, format: ImageFormat, quality = DEFAULT_LOSSY_QUALITY): Promise<Buffer> {
+  assertRgbImage(image);
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+    throw new RangeError(`quality must be an integer 1–100, got ${quality}`);
+  }
+  const pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+  switch (format) {
+    case 'png':
+      return pipeline.png().toBuffer();
+    case 'jpeg':
+      return pipeline.jpeg({ quality }).toBuffer();
+    case 'webp':
+      return pipeline.webp({ quality }).toBuffer();
+    default:
+      throw new RangeError(`unsupported output format ${String(format)}`);
+  }
+}
