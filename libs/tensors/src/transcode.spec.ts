@@ -89,6 +89,23 @@ describe('transcode', () => {
     assert.deepEqual(f32BitsToF16Bits(cases.map((c) => c[0])), cases.map((c) => c[1]));
   });
 
+  it('narrows f32 to bf16 with ties to even, overflow to inf and NaN kept quiet', () => {
+    const cases: [number, number][] = [
+      [0x3f800000, 0x3f80], // 1
+      [0x3f808000, 0x3f80], // 1 + 2^-8: tie → even (down)
+      [0x3f818000, 0x3f82], // 1 + 3·2^-8: tie → even (up)
+      [0x3f808001, 0x3f81], // just above the tie
+      [0x7f7fffff, 0x7f80], // FLT_MAX rounds to inf
+      [0x80000001, 0x8000], // -tiny subnormal → -0
+      [0x7f800001, 0x7fc0], // signalling NaN becomes quiet
+      [0xff800000, 0xff80],
+    ];
+    const src = new Uint8Array(new Uint32Array(cases.map((c) => c[0])).buffer);
+    const dst = new Uint8Array(cases.length * 2);
+    transcode(src, 'F32', dst, 'BF16', cases.length);
+    assert.deepEqual([...new Uint16Array(dst.buffer)], cases.map((c) => c[1]));
+  });
+
   it('widens f16 to f32 exactly, NaN payload kept', () => {
     assert.deepEqual(run16('F16', 'F32', [0x0001, 0x7bff, 0xfc00, 0x7e01, 0x8000]), [0x33800000, 0x477fe000, 0xff800000, 0x7fc02000, 0x80000000]);
   });
@@ -99,8 +116,8 @@ describe('transcode', () => {
     transcode(src, 'I64', dst, 'I64', 1);
     assert.deepEqual([...dst], [...src]);
     assert.equal(canTranscode('BF16', 'F16'), true);
-    assert.equal(canTranscode('F32', 'BF16'), false);
-    assert.throws(() => transcode(src, 'F32', dst, 'BF16', 2), TranscodeError);
+    assert.equal(canTranscode('F16', 'BF16'), false);
+    assert.throws(() => transcode(src, 'F16', dst, 'BF16', 2), TranscodeError);
     assert.throws(() => transcode(src, 'BF16', dst, 'F32', 4), RangeError);
   });
 });

@@ -56,13 +56,14 @@ function view32(bytes: Uint8Array, count: number): Uint32Array {
 export function canTranscode(from: DType, to: DType): boolean {
   if (from === to) return true;
   const floats: readonly DType[] = ['F32', 'F16', 'BF16'];
-  return floats.includes(from) && (to === 'F32' || to === 'F16');
+  return floats.includes(from) && (to === 'F32' || to === 'F16' || (from === 'F32' && to === 'BF16'));
 }
 
 /**
  * Converts `count` little-endian elements from `src` (dtype `from`) into `dst` (dtype `to`):
  * equal dtypes copy bytes; BF16 → F32 and F16 → F32 are exact; F32 → F16 and BF16 → F16 round to nearest even
- * (overflow to ±inf, tiny values to signed zero or a subnormal, NaN stays NaN). Both arrays must start at a
+ * (overflow to ±inf, tiny values to signed zero or a subnormal, NaN stays NaN); F32 → BF16 rounds to nearest even
+ * (NaN stays a quiet NaN; how synthetic bf16 checkpoints are made). Both arrays must start at a
  * multiple of their element size (a fresh Uint8Array or a subarray at an aligned offset).
  */
 export function transcode(src: Uint8Array, from: DType, dst: Uint8Array, to: DType, count: number): void {
@@ -105,6 +106,16 @@ export function transcode(src: Uint8Array, from: DType, dst: Uint8Array, to: DTy
       const s = view16(src, count);
       const d = view32(dst, count);
       for (let i = 0; i < count; i++) d[i] = lut[s[i]];
+      return;
+    }
+    case 'F32>BF16': {
+      const s = view32(src, count);
+      const d = view16(dst, count);
+      for (let i = 0; i < count; i++) {
+        const x = s[i];
+        if ((x & 0x7fffffff) > 0x7f800000) d[i] = (x >>> 16) | 0x40;
+        else d[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+      }
       return;
     }
     default:
