@@ -42,7 +42,13 @@ describe('packing layout', () => {
   });
 
   it('rejects odd latent sizes and wrong lengths', () => {
-    assert.throws(() => packLatents(new Float32Array(16 * 3 * 4), { batch: 1, channels: 16, height: 3, width: 4 }), RangeError);
-    assert.throws(() => unpackLatents(new Float32Array(10), { batch: 1, channels: 16, height: 2, width: 2 }), RangeError);
+    assert.throws(
+      () => packLatents(new Float32Array(16 * 3 * 4), { batch: 1, channels: 16, height: 3, width: 4 }),
+      RangeError,
+    );
+    assert.throws(
+      () => unpackLatents(new Float32Array(10), { batch: 1, channels: 16, height: 2, width: 2 }),
+      RangeError,
+    );
   });
 });

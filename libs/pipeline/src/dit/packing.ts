@@ -21,7 +21,11 @@ export const PATCH_SIZE = 2;
 /** Token count and feature width of a packed latent: [batch, tokens, features]. */
 export function packedShape(shape: LatentShape): [number, number, number] {
   checkLatentShape(shape);
-  return [shape.batch, (shape.height / PATCH_SIZE) * (shape.width / PATCH_SIZE), shape.channels * PATCH_SIZE * PATCH_SIZE];
+  return [
+    shape.batch,
+    (shape.height / PATCH_SIZE) * (shape.width / PATCH_SIZE),
+    shape.channels * PATCH_SIZE * PATCH_SIZE,
+  ];
 }
 
 function checkLatentShape({ batch, channels, height, width }: LatentShape): void {

@@ -70,7 +70,8 @@ export function ropeFrequencies(axesDim: readonly number[], theta: number): { ax
   const omega = new Float64Array(pairs);
   let p = 0;
   axesDim.forEach((dim, a) => {
-    if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0) throw new RangeError(`axis dim must be a positive even integer, got ${dim}`);
+    if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0)
+      throw new RangeError(`axis dim must be a positive even integer, got ${dim}`);
     for (let j = 0; j < dim; j += 2, p++) {
       axis[p] = a;
       omega[p] = 1 / Math.pow(theta, j / dim);
@@ -80,9 +81,14 @@ export function ropeFrequencies(axesDim: readonly number[], theta: number): { ax
 }
 
 /** RoPE tables for position ids [L, axesDim.length]. */
-export function buildRopeTables(ids: Float32Array, axesDim: readonly number[] = STEP1X_AXES_DIM, theta = ROPE_THETA): RopeTables {
+export function buildRopeTables(
+  ids: Float32Array,
+  axesDim: readonly number[] = STEP1X_AXES_DIM,
+  theta = ROPE_THETA,
+): RopeTables {
   const axes = axesDim.length;
-  if (ids.length % axes !== 0) throw new RangeError(`${ids.length} ids is not a whole number of ${axes}-axis positions`);
+  if (ids.length % axes !== 0)
+    throw new RangeError(`${ids.length} ids is not a whole number of ${axes}-axis positions`);
   const length = ids.length / axes;
   const { axis, omega } = ropeFrequencies(axesDim, theta);
   const pairs = omega.length;
@@ -120,7 +126,8 @@ export function applyRope(x: Float32Array, tables: RopeTables, heads: number): F
   const { length, pairs, cos, sin } = tables;
   const headDim = pairs * 2;
   const perBatch = length * heads * headDim;
-  if (x.length % perBatch !== 0) throw new RangeError(`x has ${x.length} values, not a multiple of L·heads·headDim = ${perBatch}`);
+  if (x.length % perBatch !== 0)
+    throw new RangeError(`x has ${x.length} values, not a multiple of L·heads·headDim = ${perBatch}`);
   const f32 = Math.fround;
   const out = new Float32Array(x.length);
   for (let base = 0; base < x.length; base += perBatch) {

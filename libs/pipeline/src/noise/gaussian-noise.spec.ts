@@ -15,7 +15,10 @@ describe('Philox4x32-10 (the generator under the noise)', () => {
     // Checked independently against an arbitrary-precision implementation and Random123's kat_vectors file.
     assert.deepEqual(philoxWords([0, 0, 0, 0], [0, 0]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
     const ones = 0xffffffff;
-    assert.deepEqual(philoxWords([ones, ones, ones, ones], [ones, ones]), [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+    assert.deepEqual(
+      philoxWords([ones, ones, ones, ones], [ones, ones]),
+      [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+    );
   });
 });
 

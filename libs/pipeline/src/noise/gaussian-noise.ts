@@ -21,7 +21,8 @@ export const NOISE_STREAM = 0;
 function shapeSize(shape: readonly number[]): number {
   let size = 1;
   for (const dim of shape) {
-    if (!Number.isInteger(dim) || dim < 0) throw new RangeError(`shape dims must be non-negative integers, got [${shape}]`);
+    if (!Number.isInteger(dim) || dim < 0)
+      throw new RangeError(`shape dims must be non-negative integers, got [${shape}]`);
     size *= dim;
   }
   return size;

@@ -9,8 +9,7 @@ type Channels = 1 | 2 | 3 | 4;
 
 function raw(width: number, height: number, channels: Channels, pixel: (x: number, y: number) => number[]): Buffer {
   const data = Buffer.alloc(width * height * channels);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) data.set(pixel(x, y), (y * width + x) * channels);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(pixel(x, y), (y * width + x) * channels);
   return data;
 }
 
@@ -51,14 +50,29 @@ function pngDeclaring(width: number, height: number): Buffer {
   header[8] = 8; // bit depth
   header[9] = 2; // RGB
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(4096))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.alloc(4096))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const noisy = (x: number, y: number, c: number) => (x * 37 + y * 101 + c * 53 + ((x * y) % 17) * 11) % 256;
 
 describe('decodeImage', () => {
   it('flattens alpha onto white', async () => {
-    const rgba = raw(3, 1, 4, (x) => [[200, 10, 20, 255], [0, 0, 255, 0], [0, 0, 0, 128]][x]);
+    const rgba = raw(
+      3,
+      1,
+      4,
+      (x) =>
+        [
+          [200, 10, 20, 255],
+          [0, 0, 255, 0],
+          [0, 0, 0, 128],
+        ][x],
+    );
     const image = await decodeImage(await fromRaw(rgba, 3, 1, 4).png().toBuffer());
     assert.deepEqual([image.width, image.height, image.data.length], [3, 1, 9]);
     assert.deepEqual(at(image, 0, 0), [200, 10, 20]);
@@ -89,11 +103,23 @@ describe('decodeImage', () => {
     const grey = raw(9, 7, 1, (x, y) => [noisy(x, y, 0)]);
     const image = await decodeImage(await fromRaw(grey, 9, 7, 1).png().toBuffer());
     assert.equal(image.data.length, 9 * 7 * 3);
-    for (let i = 0; i < 9 * 7; i++) assert.deepEqual(Array.from(image.data.subarray(i * 3, i * 3 + 3)), [grey[i], grey[i], grey[i]]);
+    for (let i = 0; i < 9 * 7; i++)
+      assert.deepEqual(Array.from(image.data.subarray(i * 3, i * 3 + 3)), [grey[i], grey[i], grey[i]]);
   });
 
   it('converts palette PNGs and CMYK JPEGs to sRGB RGB', async () => {
-    const fourColours = raw(8, 8, 3, (x, y) => [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]][(x >> 2) + 2 * (y >> 2)]);
+    const fourColours = raw(
+      8,
+      8,
+      3,
+      (x, y) =>
+        [
+          [255, 0, 0],
+          [0, 255, 0],
+          [0, 0, 255],
+          [255, 255, 255],
+        ][(x >> 2) + 2 * (y >> 2)],
+    );
     const palette = await fromRaw(fourColours, 8, 8, 3).png({ palette: true }).toBuffer();
     assert.equal((await sharp(palette).metadata()).isPalette, true);
     const fromPalette = await decodeImage(palette);
@@ -107,9 +133,15 @@ describe('decodeImage', () => {
   });
 
   it('uses the first frame of an animation', async () => {
-    const red = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#ff0000' } }).png().toBuffer();
-    const blue = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#0000ff' } }).png().toBuffer();
-    const gif = await sharp([red, blue], { join: { animated: true } }).gif().toBuffer();
+    const red = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer();
+    const blue = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#0000ff' } })
+      .png()
+      .toBuffer();
+    const gif = await sharp([red, blue], { join: { animated: true } })
+      .gif()
+      .toBuffer();
     assert.equal((await sharp(gif).metadata()).pages, 2);
     const image = await decodeImage(gif);
     assert.deepEqual([image.width, image.height], [8, 6]);
@@ -123,13 +155,18 @@ describe('decodeImage', () => {
   });
 
   it('applies a custom pixel limit', async () => {
-    const png = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#808080' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     await rejectsWith(decodeImage(png, { maxPixels: 9_999 }), 'image_too_large');
     assert.equal((await decodeImage(png, { maxPixels: 10_000 })).width, 100);
   });
 
   it('refuses an aspect ratio over 100:1 and accepts exactly 100:1', async () => {
-    const make = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, background: '#123456' } }).png().toBuffer();
+    const make = (w: number, h: number) =>
+      sharp({ create: { width: w, height: h, channels: 3, background: '#123456' } })
+        .png()
+        .toBuffer();
     await rejectsWith(decodeImage(await make(1000, 5)), 'image_aspect_ratio');
     await rejectsWith(decodeImage(await make(5, 1000)), 'image_aspect_ratio');
     assert.deepEqual([(await decodeImage(await make(500, 5))).width], [500]);
@@ -147,7 +184,11 @@ describe('decodeImage', () => {
 });
 
 describe('encodeImageBytes', () => {
-  const image: RgbImage = { width: 24, height: 16, data: raw(24, 16, 3, (x, y) => [0, 1, 2].map((c) => noisy(x, y, c))) };
+  const image: RgbImage = {
+    width: 24,
+    height: 16,
+    data: raw(24, 16, 3, (x, y) => [0, 1, 2].map((c) => noisy(x, y, c))),
+  };
 
   it('writes lossless PNG that decodes to the same pixels', async () => {
     const png = await encodeImageBytes(image, 'png');

@@ -100,7 +100,11 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}):
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoder produced ${info.channels} channels, expected 3`);
-    const image = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    const image = {
+      width: info.width,
+      height: info.height,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
     assertRgbImage(image);
     return image;
   } catch (err) {
@@ -120,7 +124,11 @@ export const IMAGE_MIME_TYPES: Record<ImageFormat, string> = {
 export const DEFAULT_LOSSY_QUALITY = 90;
 
 /** Encodes an RGB image; `quality` (1–100) applies to jpeg and webp, png is lossless. */
-export async function encodeImageBytes(image: RgbImage, format: ImageFormat, quality = DEFAULT_LOSSY_QUALITY): Promise<Buffer> {
+export async function encodeImageBytes(
+  image: RgbImage,
+  format: ImageFormat,
+  quality = DEFAULT_LOSSY_QUALITY,
+): Promise<Buffer> {
   assertRgbImage(image);
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
     throw new RangeError(`quality must be an integer 1–100, got ${quality}`);

@@ -128,7 +128,10 @@ describe('resize behaviour', () => {
       ]) {
         const out = resize(flat, w, h, filter);
         assert.equal(out.data.length, w * h * 3);
-        assert.ok(out.data.every((v) => v === 173), `${filter} ${w}x${h}`);
+        assert.ok(
+          out.data.every((v) => v === 173),
+          `${filter} ${w}x${h}`,
+        );
       }
     }
   });

@@ -38,7 +38,10 @@ describe('sizeLevelTarget (official input_process_image)', () => {
       const t = sizeLevelTarget({ width: w, height: h }, 512);
       assert.equal(t.width % 16, 0);
       assert.equal(t.height % 16, 0);
-      assert.ok(t.width * t.height <= 512 * 512 * 1.1 && t.width * t.height >= 512 * 512 * 0.8, `${w}x${h} → ${t.width}x${t.height}`);
+      assert.ok(
+        t.width * t.height <= 512 * 512 * 1.1 && t.width * t.height >= 512 * 512 * 0.8,
+        `${w}x${h} → ${t.width}x${t.height}`,
+      );
     }
   });
 

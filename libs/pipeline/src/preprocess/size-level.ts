@@ -39,7 +39,9 @@ export function sizeLevelTarget(source: ImageSize, sizeLevel: number): ImageSize
   const height = Math.floor(newHeight / DIT_SIZE_MULTIPLE) * DIT_SIZE_MULTIPLE;
   if (width === 0 || height === 0) {
     // The official code would hand PIL a zero-sized target; refuse with a clear reason instead.
-    throw new SizeLevelError(`source ${w}x${h} is too elongated for size_level ${sizeLevel}: target ${width}x${height}`);
+    throw new SizeLevelError(
+      `source ${w}x${h} is too elongated for size_level ${sizeLevel}: target ${width}x${height}`,
+    );
   }
   return { width, height };
 }

@@ -18,9 +18,11 @@ function predictionRows(pred: Float32Array, shape: readonly number[], row: numbe
 
 describe('applyGuidance + eulerStep against golden cfg_step', () => {
   const file = SafetensorsFile.open(join(tinyDir(), 'cfg_step.safetensors'));
-  const params = (JSON.parse(readFileSync(join(tinyDir(), 'cfg_step.json'), 'utf8')) as {
-    params: { N: number; cfg_guidance: number; timesteps_truncate: number; renorm_k: number };
-  }).params;
+  const params = (
+    JSON.parse(readFileSync(join(tinyDir(), 'cfg_step.json'), 'utf8')) as {
+      params: { N: number; cfg_guidance: number; timesteps_truncate: number; renorm_k: number };
+    }
+  ).params;
   const options = { guidance: params.cfg_guidance, truncate: params.timesteps_truncate, renormK: params.renorm_k };
   const x = file.readFloat32('x');
   const tokens = file.info('x').shape[1];
@@ -108,7 +110,8 @@ describe('applyGuidance behaviour', () => {
   it('defaults to w = 6, truncate 0.93, k = 0.4', () => {
     assert.deepEqual(GUIDANCE_DEFAULTS, { guidance: 6, truncate: 0.93, renormK: 0.4, channels: 64 });
     const plain = applyGuidance(cond, uncond, 0.5);
-    for (let i = 0; i < 128; i++) assert.ok(Math.abs(plain.velocity[i] - (uncond[i] + 6 * (cond[i] - uncond[i]))) < 1e-5);
+    for (let i = 0; i < 128; i++)
+      assert.ok(Math.abs(plain.velocity[i] - (uncond[i] + 6 * (cond[i] - uncond[i]))) < 1e-5);
   });
 
   it('renorm divides each token by its norm^k only when t_curr is above the truncation', () => {

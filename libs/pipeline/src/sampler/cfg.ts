@@ -63,7 +63,8 @@ export function applyGuidance(
 ): GuidanceResult {
   const { guidance, truncate, renormK, channels } = { ...GUIDANCE_DEFAULTS, ...options };
   if (cond.length !== uncond.length) throw new RangeError(`cond has ${cond.length} values, uncond ${uncond.length}`);
-  if (cond.length % channels !== 0) throw new RangeError(`${cond.length} values is not a whole number of ${channels}-channel tokens`);
+  if (cond.length % channels !== 0)
+    throw new RangeError(`${cond.length} values is not a whole number of ${channels}-channel tokens`);
   const tokens = cond.length / channels;
   const w = f32(guidance);
   const velocity = new Float32Array(cond.length);

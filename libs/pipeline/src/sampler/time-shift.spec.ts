@@ -24,7 +24,9 @@ const SPEC_VECTORS: Record<number, string> = {
 describe('getSchedule', () => {
   it('matches the golden sampler schedules within one float32 ulp', () => {
     const dir = join(goldenRoot(), 'step1x-tiny');
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { cases: { case: string; file: string }[] };
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      cases: { case: string; file: string }[];
+    };
     const samplerCases = manifest.cases.filter((c) => c.case.startsWith('sampler_'));
     assert.ok(samplerCases.length > 0, 'no sampler cases in the manifest');
     for (const entry of samplerCases) {
@@ -49,7 +51,8 @@ describe('getSchedule', () => {
       const ours = getSchedule(28, Number(tokens));
       assert.equal(ours.length, 29);
       // 6 printed decimals (±5e-7) plus two float32 ulps of evaluation-order freedom near 1.
-      for (let i = 0; i < 29; i++) assert.ok(Math.abs(ours[i] - expected[i]) <= 7e-7, `[${i}] ${ours[i]} vs ${expected[i]}`);
+      for (let i = 0; i < 29; i++)
+        assert.ok(Math.abs(ours[i] - expected[i]) <= 7e-7, `[${i}] ${ours[i]} vs ${expected[i]}`);
     });
   }
 

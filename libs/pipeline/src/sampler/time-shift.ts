@@ -59,7 +59,8 @@ export function timeShiftFloat32(mu: number, t: number): number {
  * (`N = (H/16)·(W/16)`). Consecutive pairs (t_curr, t_prev) drive the Euler steps.
  */
 export function getSchedule(numSteps: number, imageSeqLen: number): Float32Array {
-  if (!Number.isInteger(numSteps) || numSteps < 1) throw new RangeError(`numSteps must be a positive integer, got ${numSteps}`);
+  if (!Number.isInteger(numSteps) || numSteps < 1)
+    throw new RangeError(`numSteps must be a positive integer, got ${numSteps}`);
   if (!(imageSeqLen > 0)) throw new RangeError(`imageSeqLen must be positive, got ${imageSeqLen}`);
   const mu = timeShiftMu(imageSeqLen);
   const ts = linspaceFloat32(1, 0, numSteps + 1);
