@@ -15,3 +15,4 @@ export * from './weights/state-dict';
 export * from './weights/random-init';
 export * from './weights/synthetic-checkpoint';
 export * from './export/external-data';
+export * from './build/tiny-models';

@@ -48,18 +48,28 @@ function parameterTable(graphs: readonly GraphBuilder[]): Map<string, readonly n
   return table;
 }
 
+function step1xGraphs(config: Step1XConfig, options: BuildOptions) {
+  return {
+    connector: buildConnectorGraph(config, options),
+    dit: buildDitGraph(config, options),
+    vae_encoder: buildVaeEncoderGraph(config, options),
+    vae_decoder: buildVaeDecoderGraph(config, options),
+  };
+}
+
+/** The parameter tables the two checkpoints must match exactly: DiT + connector, and the VAE. */
+export function step1xParameterTables(config: Step1XConfig, options: BuildOptions): { dit: Map<string, readonly number[]>; vae: Map<string, readonly number[]> } {
+  const g = step1xGraphs(config, options);
+  return { dit: parameterTable([g.connector, g.dit]), vae: parameterTable([g.vae_encoder, g.vae_decoder]) };
+}
+
 /**
  * Builds the four Step1X-Edit stage graphs, loads their weights strictly (every checkpoint tensor used, every
  * parameter present with its shape), writes them and a manifest with the sha256 of every file.
  */
 export async function buildStep1XModels(input: Step1XBuildInput): Promise<ModelsManifest> {
   const { config, options, outDir } = input;
-  const graphs = {
-    connector: buildConnectorGraph(config, options),
-    dit: buildDitGraph(config, options),
-    vae_encoder: buildVaeEncoderGraph(config, options),
-    vae_decoder: buildVaeDecoderGraph(config, options),
-  };
+  const graphs = step1xGraphs(config, options);
   checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, input.source.dit ?? 'DiT checkpoint');
   checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, input.source.vae ?? 'VAE checkpoint');
 

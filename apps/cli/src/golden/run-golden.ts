@@ -1,0 +1,52 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BuildOptions } from '@step1x/model-builder';
+import { CaseResult } from './case-result';
+import { checkStep1XTinySet } from './step1x-tiny.check';
+
+export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseResult[]>;
+
+/** Checkers by the manifest's `format`; an unknown format fails rather than passing silently. */
+const CHECKERS: Record<string, SetChecker> = {
+  'step1x-tiny/1': checkStep1XTinySet,
+};
+
+export function registerGoldenFormat(format: string, checker: SetChecker): void {
+  CHECKERS[format] = checker;
+}
+
+function readFormat(dir: string): string | undefined {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) return undefined;
+  return (JSON.parse(readFileSync(path, 'utf8')) as { format?: string }).format ?? '(none)';
+}
+
+/** Golden directories under `root`: the root itself if it has a manifest, else its child directories that do. */
+export function findGoldenSets(root: string): string[] {
+  const dir = resolve(root);
+  if (!existsSync(dir)) throw new Error(`golden directory not found: ${dir}`);
+  if (readFormat(dir) !== undefined) return [dir];
+  const sets = readdirSync(dir)
+    .map((name) => join(dir, name))
+    .filter((p) => statSync(p).isDirectory() && readFormat(p) !== undefined)
+    .sort();
+  if (sets.length === 0) throw new Error(`${dir} holds no manifest.json, and no subdirectory does`);
+  return sets;
+}
+
+/** Runs every case of one golden set; a set the checker cannot run at all becomes one failed case. */
+export async function checkGoldenSet(dir: string, options: BuildOptions): Promise<CaseResult[]> {
+  const format = readFormat(dir) ?? '(missing manifest)';
+  const checker = CHECKERS[format];
+  if (!checker) return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL unknown golden format "${format}"` }];
+  try {
+    return await checker(dir, options);
+  } catch (err) {
+    return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL ${(err as Error).stack ?? String(err)}` }];
+  }
+}
+
+export function formatCaseLine(r: CaseResult): string {
+  const metric = r.metric === 'exact' ? 'exact' : r.metric.toExponential(3);
+  return `${r.case}  ${metric}  ${r.worst}  ${r.ok ? 'ok' : 'FAIL'}`;
+}

@@ -1,0 +1,35 @@
+import { GOLDEN_USAGE, UsageError, goldenCommand } from './commands/golden.command';
+import { MODELS_BUILD_USAGE, modelsBuildCommand } from './commands/models-build.command';
+
+const USAGE = `usage:
+  ${GOLDEN_USAGE}
+  ${MODELS_BUILD_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  switch (command) {
+    case 'golden':
+      return goldenCommand(argv.slice(1));
+    case 'models':
+      if (sub === 'build') return modelsBuildCommand(rest);
+      throw new UsageError(MODELS_BUILD_USAGE);
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) console.error(err.message);
+    else console.error(`error: ${(err as Error).message}`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { workspaceRoot } from '@step1x/tensors';
+import { BuildOptions, DEFAULT_BUILD_OPTIONS } from '../graph/module';
+import { Step1XConfig, parseStep1XConfig } from '../models/config';
+import { BUILDER_VERSION } from '../export/onnx-writer';
+import { InMemoryWeights } from '../export/safetensors-weights';
+import { DEFAULT_TINY_SEED, randomStateDict } from '../weights/random-init';
+import { ModelsManifest, buildStep1XModels, step1xParameterTables } from './build-step1x';
+import tinyConfig from '../configs/step1x-tiny.json';
+import fullConfig from '../configs/step1x-full.json';
+
+export type ConfigName = 'tiny' | 'full';
+
+export function namedConfig(name: ConfigName): Step1XConfig {
+  return parseStep1XConfig(structuredClone(name === 'tiny' ? tinyConfig : fullConfig));
+}
+
+function inMemory(tensors: Map<string, Float32Array>, table: ReadonlyMap<string, readonly number[]>): InMemoryWeights {
+  return new InMemoryWeights(new Map([...tensors].map(([name, data]) => [name, { shape: table.get(name)!, data }])));
+}
+
+/**
+ * Builds models with random weights (DECISIONS §5) into `outDir`: every parameter drawn, including the modulation
+ * layers the official code zero-initialises, so outputs depend on every input.
+ */
+export async function buildRandomModels(config: Step1XConfig, outDir: string, seed: number, options: BuildOptions): Promise<ModelsManifest> {
+  const tables = step1xParameterTables(config, options);
+  return buildStep1XModels({
+    config,
+    ditWeights: inMemory(randomStateDict(tables.dit, seed), tables.dit),
+    vaeWeights: inMemory(randomStateDict(tables.vae, seed), tables.vae),
+    outDir,
+    options,
+    source: { dit: `random (seed ${seed})`, vae: `random (seed ${seed})` },
+    externalData: false,
+  });
+}
+
+/**
+ * The tiny random models used by tests, the CLI and the embedded default, built once and cached under
+ * `.cache/models/` by builder version + config + seed + options.
+ */
+export async function ensureTinyModels(
+  seed: number = DEFAULT_TINY_SEED,
+  options: BuildOptions = DEFAULT_BUILD_OPTIONS,
+  cacheRoot: string = join(workspaceRoot(), '.cache', 'models'),
+): Promise<{ modelsDir: string; manifest: ModelsManifest }> {
+  const config = namedConfig('tiny');
+  const key = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, config, seed, options })).digest('hex').slice(0, 16);
+  const modelsDir = join(cacheRoot, `tiny-${key}`);
+  const manifestPath = join(modelsDir, 'manifest.json');
+  if (existsSync(manifestPath)) return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelsManifest };
+  // Build beside the final folder and rename, so a concurrent reader never sees a half-written cache entry.
+  const staging = `${modelsDir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const manifest = await buildRandomModels(config, staging, seed, options);
+  try {
+    renameSync(staging, modelsDir);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
+  }
+  return { modelsDir, manifest };
+}
