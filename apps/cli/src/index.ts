@@ -1,1 +1,3 @@
-export {};
+export * from './golden/case-result';
+export * from './golden/run-golden';
+export * from './golden/step1x-tiny.check';

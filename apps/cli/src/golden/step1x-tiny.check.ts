@@ -11,7 +11,7 @@ import {
 } from '@step1x/model-builder';
 import { createOrtSession } from '@step1x/pipeline';
 import { SafetensorsFile, workspaceRoot } from '@step1x/tensors';
-import { CaseResult } from './case-result';
+import { CaseResult, FLOAT_GATE } from './case-result';
 import { CaseChecker } from './tensor-check';
 import { STEP1X_TINY_RUNNERS, TinySessions } from './step1x-tiny.cases';
 
@@ -49,7 +49,7 @@ export async function buildModelsForGoldenDir(dir: string, options: BuildOptions
 }
 
 /** Checks every case of a `step1x-tiny/1` golden directory through models built from its own weights. */
-export async function checkStep1XTinySet(dir: string, options: BuildOptions): Promise<CaseResult[]> {
+export async function checkStep1XTinySet(dir: string, options: BuildOptions, gate = FLOAT_GATE): Promise<CaseResult[]> {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { cases: ManifestCase[] };
   const { modelsDir, manifest: models } = await buildModelsForGoldenDir(dir, options);
   const open = (name: string) => createOrtSession(join(modelsDir, models.graphs[name]));
@@ -63,7 +63,7 @@ export async function checkStep1XTinySet(dir: string, options: BuildOptions): Pr
   const results: CaseResult[] = [];
   try {
     for (const c of manifest.cases) {
-      const check = new CaseChecker(c.case);
+      const check = new CaseChecker(c.case, gate);
       const runner = STEP1X_TINY_RUNNERS.find((r) => r.kind.test(c.case));
       if (!runner) {
         check.fail(c.case, 'unknown case kind: the checker cannot run it');

@@ -9,10 +9,13 @@ export class CaseChecker {
   private failures: string[] = [];
   private notes: string[] = [];
 
-  constructor(readonly caseName: string) {}
+  constructor(
+    readonly caseName: string,
+    private readonly gate = FLOAT_GATE,
+  ) {}
 
   /** Float tensor under the golden gate (rel L2 ≤ 1e-4; abs ≤ 1e-6 where the reference is all zeros). */
-  float(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, gate = FLOAT_GATE): void {
+  float(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, gate = this.gate): void {
     this.floatChecked = true;
     if (ours.length !== ref.length) {
       this.fail(name, `has ${ours.length} values, reference ${ref.length}`);
