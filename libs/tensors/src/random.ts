@@ -33,7 +33,8 @@ export type Seed = number | bigint;
 /** Splits an unsigned 64-bit integer (a safe-integer number or a bigint) into its low and high 32-bit words. */
 export function splitUint64(value: Seed, what = 'value'): [number, number] {
   if (typeof value === 'bigint') {
-    if (value < 0n || value >= 1n << 64n) throw new RangeError(`${what} must be an unsigned 64-bit integer, got ${value}`);
+    if (value < 0n || value >= 1n << 64n)
+      throw new RangeError(`${what} must be an unsigned 64-bit integer, got ${value}`);
     return [Number(value & 0xffffffffn), Number(value >> 32n)];
   }
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -119,7 +120,8 @@ export class Philox {
 
   /** Elements [start, start + out.length) of the standard-normal sequence described at the top of this file. */
   fillNormalFloat32(out: Float32Array, start = 0): Float32Array {
-    if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`start must be a non-negative integer, got ${start}`);
+    if (!Number.isSafeInteger(start) || start < 0)
+      throw new RangeError(`start must be a non-negative integer, got ${start}`);
     const normals = new Float64Array(4);
     let block = Math.floor(start / 4);
     let skip = start - block * 4;

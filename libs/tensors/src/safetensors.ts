@@ -43,12 +43,18 @@ export class SafetensorsFile {
           metadata = entry as Record<string, string>;
           continue;
         }
-        const { dtype, shape, data_offsets } = entry as { dtype: DType; shape: number[]; data_offsets: [number, number] };
+        const { dtype, shape, data_offsets } = entry as {
+          dtype: DType;
+          shape: number[];
+          data_offsets: [number, number];
+        };
         if (!(dtype in DTYPE_BYTES)) throw new Error(`${path}: tensor ${name} has unsupported dtype ${dtype}`);
         const byteLength = data_offsets[1] - data_offsets[0];
         const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-        if (byteLength !== expected) throw new Error(`${path}: tensor ${name} holds ${byteLength} bytes, shape needs ${expected}`);
-        if (dataStart + data_offsets[1] > size) throw new Error(`${path}: tensor ${name} runs past the end of the file`);
+        if (byteLength !== expected)
+          throw new Error(`${path}: tensor ${name} holds ${byteLength} bytes, shape needs ${expected}`);
+        if (dataStart + data_offsets[1] > size)
+          throw new Error(`${path}: tensor ${name} runs past the end of the file`);
         tensors.set(name, { name, dtype, shape, offset: dataStart + data_offsets[0], byteLength });
       }
       return new SafetensorsFile(path, fd, tensors, metadata);
@@ -81,7 +87,9 @@ export class SafetensorsFile {
   readBytesInto(name: string, target: Uint8Array, start = 0): Uint8Array {
     const info = this.info(name);
     if (start < 0 || start + target.byteLength > info.byteLength) {
-      throw new RangeError(`${this.path}: bytes [${start}, ${start + target.byteLength}) are outside ${name} (${info.byteLength} bytes)`);
+      throw new RangeError(
+        `${this.path}: bytes [${start}, ${start + target.byteLength}) are outside ${name} (${info.byteLength} bytes)`,
+      );
     }
     let done = 0;
     while (done < target.byteLength) {

@@ -34,7 +34,10 @@ function roundToHalf(x: number): number {
 describe('transcode', () => {
   it('widens bf16 to f32 by appending zero bits, NaN payloads and signs included', () => {
     const bits = [0x0000, 0x8000, 0x3f80, 0xc000, 0x0001, 0x807f, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f7f];
-    assert.deepEqual(run16('BF16', 'F32', bits), bits.map((b) => (b << 16) >>> 0));
+    assert.deepEqual(
+      run16('BF16', 'F32', bits),
+      bits.map((b) => (b << 16) >>> 0),
+    );
   });
 
   it('narrows bf16 to f16 on known values: exact normals, overflow, subnormals with ties to even, inf, NaN', () => {
@@ -59,7 +62,14 @@ describe('transcode', () => {
       [0x7fc0, 0x7e00], // NaN stays a (quiet) NaN
       [0xffc1, 0xfe00],
     ];
-    assert.deepEqual(run16('BF16', 'F16', cases.map((c) => c[0])), cases.map((c) => c[1]));
+    assert.deepEqual(
+      run16(
+        'BF16',
+        'F16',
+        cases.map((c) => c[0]),
+      ),
+      cases.map((c) => c[1]),
+    );
   });
 
   it('narrows every bf16 pattern to the correctly rounded f16 value', () => {
@@ -86,7 +96,10 @@ describe('transcode', () => {
       [0x7f800000, 0x7c00],
       [0xffc00000, 0xfe00],
     ];
-    assert.deepEqual(f32BitsToF16Bits(cases.map((c) => c[0])), cases.map((c) => c[1]));
+    assert.deepEqual(
+      f32BitsToF16Bits(cases.map((c) => c[0])),
+      cases.map((c) => c[1]),
+    );
   });
 
   it('narrows f32 to bf16 with ties to even, overflow to inf and NaN kept quiet', () => {
@@ -103,11 +116,17 @@ describe('transcode', () => {
     const src = new Uint8Array(new Uint32Array(cases.map((c) => c[0])).buffer);
     const dst = new Uint8Array(cases.length * 2);
     transcode(src, 'F32', dst, 'BF16', cases.length);
-    assert.deepEqual([...new Uint16Array(dst.buffer)], cases.map((c) => c[1]));
+    assert.deepEqual(
+      [...new Uint16Array(dst.buffer)],
+      cases.map((c) => c[1]),
+    );
   });
 
   it('widens f16 to f32 exactly, NaN payload kept', () => {
-    assert.deepEqual(run16('F16', 'F32', [0x0001, 0x7bff, 0xfc00, 0x7e01, 0x8000]), [0x33800000, 0x477fe000, 0xff800000, 0x7fc02000, 0x80000000]);
+    assert.deepEqual(
+      run16('F16', 'F32', [0x0001, 0x7bff, 0xfc00, 0x7e01, 0x8000]),
+      [0x33800000, 0x477fe000, 0xff800000, 0x7fc02000, 0x80000000],
+    );
   });
 
   it('copies bytes when the dtypes are equal and refuses unsupported pairs', () => {

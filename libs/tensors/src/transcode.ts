@@ -38,7 +38,8 @@ function f16ToF32Table(): Float32Array {
     // f16ToF32 returns a plain NaN; keep the payload and sign so a NaN stays the same NaN after widening.
     const u32 = new Uint32Array(f16ToF32Lut.buffer);
     for (let bits = 0; bits < 65536; bits++) {
-      if ((bits & 0x7c00) === 0x7c00 && bits & 0x3ff) u32[bits] = (((bits & 0x8000) << 16) | 0x7f800000 | ((bits & 0x3ff) << 13)) >>> 0;
+      if ((bits & 0x7c00) === 0x7c00 && bits & 0x3ff)
+        u32[bits] = (((bits & 0x8000) << 16) | 0x7f800000 | ((bits & 0x3ff) << 13)) >>> 0;
     }
   }
   return f16ToF32Lut;

@@ -41,7 +41,9 @@ describe('ExternalDataWriter', () => {
     const repeats = 7;
     const bits = Array.from({ length: repeats }, () => BF16_TO_F16.map((c) => c[0])).flat();
     const ckptPath = join(dir, 'bf16.safetensors');
-    writeSafetensors(ckptPath, { w: { dtype: 'BF16', shape: [repeats, BF16_TO_F16.length], data: new Uint8Array(new Uint16Array(bits).buffer) } });
+    writeSafetensors(ckptPath, {
+      w: { dtype: 'BF16', shape: [repeats, BF16_TO_F16.length], data: new Uint8Array(new Uint16Array(bits).buffer) },
+    });
     const ckpt = Checkpoint.open(ckptPath);
     const out = join(dir, 'bf16.data');
     // 3 elements per chunk at 4-byte output: many chunks, and the tensor length is not a multiple of it.
@@ -55,7 +57,10 @@ describe('ExternalDataWriter', () => {
       const half = new Uint16Array(slice(out, f16.offset, f16.length).buffer);
       assert.deepEqual([...half], Array.from({ length: repeats }, () => BF16_TO_F16.map((c) => c[1])).flat());
       const single = new Uint32Array(slice(out, f32.offset, f32.length).buffer);
-      assert.deepEqual([...single], bits.map((b) => (b << 16) >>> 0));
+      assert.deepEqual(
+        [...single],
+        bits.map((b) => (b << 16) >>> 0),
+      );
       assert.ok(Object.is(f16ToF32(half[2]), bf16ToF32(bits[2])));
     } finally {
       ckpt.close();
@@ -114,7 +119,10 @@ describe('ExternalDataWriter', () => {
 
   it('refuses conversions it cannot do and use after close', () => {
     const writer = new ExternalDataWriter(join(dir, 'closed.data'));
-    assert.throws(() => writer.appendTensor(memorySource(new Uint8Array(8), 'I64', [1]), 'F16'), /cannot store I64 as F16/);
+    assert.throws(
+      () => writer.appendTensor(memorySource(new Uint8Array(8), 'I64', [1]), 'F16'),
+      /cannot store I64 as F16/,
+    );
     writer.close();
     assert.throws(() => writer.appendFloat32(new Float32Array(1)), ExternalDataError);
   });

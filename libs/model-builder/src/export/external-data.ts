@@ -118,7 +118,8 @@ export class ExternalDataWriter {
       pageAlignment: options.pageAlignment ?? DEFAULTS.pageAlignment,
       smallAlignment: options.smallAlignment ?? DEFAULTS.smallAlignment,
     };
-    if (!(this.options.chunkBytes >= 8)) throw new ExternalDataError(`chunkBytes must hold one element (8 bytes), got ${this.options.chunkBytes}`);
+    if (!(this.options.chunkBytes >= 8))
+      throw new ExternalDataError(`chunkBytes must hold one element (8 bytes), got ${this.options.chunkBytes}`);
     this.onChunk = options.onChunk;
     this.fd = openSync(path, 'w');
   }
@@ -134,10 +135,14 @@ export class ExternalDataWriter {
     const inSize = DTYPE_BYTES[source.dtype];
     const outSize = DTYPE_BYTES[to];
     if (!canTranscode(source.dtype, to)) throw new TranscodeError(`cannot store ${source.dtype} as ${to}`);
-    if (source.byteLength % inSize !== 0) throw new ExternalDataError(`${source.byteLength} bytes are not whole ${source.dtype} elements`);
+    if (source.byteLength % inSize !== 0)
+      throw new ExternalDataError(`${source.byteLength} bytes are not whole ${source.dtype} elements`);
     const elements = source.byteLength / inSize;
     const length = elements * outSize;
-    const offset = alignUp(this.end, length >= this.options.pageAlignFrom ? this.options.pageAlignment : this.options.smallAlignment);
+    const offset = alignUp(
+      this.end,
+      length >= this.options.pageAlignFrom ? this.options.pageAlignment : this.options.smallAlignment,
+    );
     const chunkElements = Math.max(1, Math.floor(this.options.chunkBytes / Math.max(inSize, outSize)));
     const copy = source.dtype === to;
     const bufferElements = Math.min(chunkElements, elements);

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { goldenRoot, SafetensorsFile, TensorSpec, writeSafetensors } from '@step1x/tensors';
 import { Checkpoint, renameQwenHf5ToPublished, renameQwenPublishedToHf5 } from './checkpoint';
 import { checkpointTablesRoot } from './tensor-table';
-import { syntheticTensorBytes, writeShardedSyntheticCheckpoint, writeSyntheticCheckpoint } from './synthetic-checkpoint';
+import {
+  syntheticTensorBytes,
+  writeShardedSyntheticCheckpoint,
+  writeSyntheticCheckpoint,
+} from './synthetic-checkpoint';
 import { CheckpointError } from './weight-errors';
 
 const table = new Map<string, TensorSpec>([
@@ -65,7 +69,10 @@ describe('Checkpoint', () => {
     writeFileSync(index, JSON.stringify(json));
     assert.throws(
       () => Checkpoint.open(index),
-      (err: unknown) => err instanceof CheckpointError && err.code === 'checkpoint_index_mismatch' && err.message.includes('ghost.weight'),
+      (err: unknown) =>
+        err instanceof CheckpointError &&
+        err.code === 'checkpoint_index_mismatch' &&
+        err.message.includes('ghost.weight'),
     );
   });
 
@@ -76,12 +83,18 @@ describe('Checkpoint', () => {
     writeSyntheticCheckpoint(join(dup, 'b.safetensors'), new Map([['head.weight', table.get('head.weight')!]]));
     assert.throws(
       () => Checkpoint.open(dup),
-      (err: unknown) => err instanceof CheckpointError && err.code === 'checkpoint_duplicate_tensor' && err.message.includes('head.weight'),
+      (err: unknown) =>
+        err instanceof CheckpointError &&
+        err.code === 'checkpoint_duplicate_tensor' &&
+        err.message.includes('head.weight'),
     );
   });
 
   it('reports a missing path with its own code', () => {
-    assert.throws(() => Checkpoint.open(join(dir, 'nope.safetensors')), (err: unknown) => err instanceof CheckpointError && err.code === 'checkpoint_not_found');
+    assert.throws(
+      () => Checkpoint.open(join(dir, 'nope.safetensors')),
+      (err: unknown) => err instanceof CheckpointError && err.code === 'checkpoint_not_found',
+    );
   });
 
   it('renames stored names and drops ignored ones', () => {
@@ -93,7 +106,10 @@ describe('Checkpoint', () => {
     });
     const ckpt = Checkpoint.open(path, { rename: renameQwenPublishedToHf5, ignore: ['lm_head.*'] });
     try {
-      assert.deepEqual([...ckpt.tensors.keys()].sort(), ['model.language_model.layers.0.mlp.up_proj.weight', 'model.visual.blocks.0.norm1.weight']);
+      assert.deepEqual([...ckpt.tensors.keys()].sort(), [
+        'model.language_model.layers.0.mlp.up_proj.weight',
+        'model.visual.blocks.0.norm1.weight',
+      ]);
       assert.equal(ckpt.info('model.visual.blocks.0.norm1.weight').storedName, 'visual.blocks.0.norm1.weight');
       assert.deepEqual([...ckpt.readFloat32('model.language_model.layers.0.mlp.up_proj.weight')], [1, 2]);
       assert.deepEqual(ckpt.ignored, ['lm_head.weight']);
@@ -128,7 +144,11 @@ describe('Checkpoint sparse embeddings', () => {
     writeSafetensors(
       path,
       {
-        'emb.weight.nonzero_rows': { dtype: 'I64', shape: [2], data: new Uint8Array(new BigInt64Array([4n, 1n]).buffer) },
+        'emb.weight.nonzero_rows': {
+          dtype: 'I64',
+          shape: [2],
+          data: new Uint8Array(new BigInt64Array([4n, 1n]).buffer),
+        },
         'emb.weight.nonzero_values': { dtype: 'F32', shape: [2, 3], data: f32Bytes([40, 41, 42, 10, 11, 12]) },
         'other.weight': { dtype: 'F32', shape: [1], data: f32Bytes([9]) },
       },
@@ -158,7 +178,10 @@ describe('Checkpoint sparse embeddings', () => {
   it('needs the dense shape from metadata or from the caller', () => {
     const path = join(dir, 'no-shape.safetensors');
     writeSparse(path);
-    assert.throws(() => Checkpoint.open(path), (err: unknown) => err instanceof CheckpointError && err.message.includes('sparseDenseShapes'));
+    assert.throws(
+      () => Checkpoint.open(path),
+      (err: unknown) => err instanceof CheckpointError && err.message.includes('sparseDenseShapes'),
+    );
     const ckpt = Checkpoint.open(path, { sparseDenseShapes: new Map([['emb.weight', [5, 3]]]) });
     try {
       assert.deepEqual(ckpt.info('emb.weight').shape, [5, 3]);
@@ -178,17 +201,25 @@ describe('Checkpoint sparse embeddings', () => {
       assert.ok(!ckpt.has('model.embed_tokens.weight.nonzero_rows'));
       const raw = SafetensorsFile.open(path);
       try {
-        const rowIds = [...new BigInt64Array(raw.readBytes('model.language_model.embed_tokens.weight.nonzero_rows').buffer)].map(Number);
+        const rowIds = [
+          ...new BigInt64Array(raw.readBytes('model.language_model.embed_tokens.weight.nonzero_rows').buffer),
+        ].map(Number);
         assert.equal(rowIds.length, emb.sparse.storedRows);
         const values = raw.readFloat32('model.language_model.embed_tokens.weight.nonzero_values');
         const rowBytes = 64 * 4;
-        const readRow = (r: number) => [...new Float32Array(ckpt.readBytes('model.embed_tokens.weight', r * rowBytes, (r + 1) * rowBytes).buffer)];
+        const readRow = (r: number) => [
+          ...new Float32Array(ckpt.readBytes('model.embed_tokens.weight', r * rowBytes, (r + 1) * rowBytes).buffer),
+        ];
         const last = rowIds.length - 1;
         assert.deepEqual(readRow(rowIds[last]), [...values.subarray(last * 64, last * 64 + 64)]);
         const stored = new Set(rowIds);
         const unstored = [0, 1, 2, 3, 152063].filter((r) => !stored.has(r));
         assert.ok(unstored.length > 0);
-        for (const r of unstored) assert.ok(readRow(r).every((v) => v === 0), `row ${r}`);
+        for (const r of unstored)
+          assert.ok(
+            readRow(r).every((v) => v === 0),
+            `row ${r}`,
+          );
       } finally {
         raw.close();
       }

@@ -113,7 +113,9 @@ export class Checkpoint {
     const entry = this.entry(name);
     const { tensor } = entry;
     if (start < 0 || start + target.byteLength > tensor.byteLength) {
-      throw new RangeError(`bytes [${start}, ${start + target.byteLength}) are outside ${name} (${tensor.byteLength} bytes)`);
+      throw new RangeError(
+        `bytes [${start}, ${start + target.byteLength}) are outside ${name} (${tensor.byteLength} bytes)`,
+      );
     }
     if (!('rows' in entry)) return entry.file.readBytesInto(tensor.storedName, target, start);
     readSparseRange(entry, target, start);
@@ -158,8 +160,11 @@ function openFiles(full: string): OpenedFiles {
   if (statSync(full).isDirectory()) {
     const index = join(full, INDEX_FILE);
     if (existsSync(index)) return openSharded(index);
-    const names = readdirSync(full).filter((n) => n.endsWith('.safetensors')).sort();
-    if (names.length === 0) throw new CheckpointError('checkpoint_not_found', `${full}: no .safetensors file in the directory`);
+    const names = readdirSync(full)
+      .filter((n) => n.endsWith('.safetensors'))
+      .sort();
+    if (names.length === 0)
+      throw new CheckpointError('checkpoint_not_found', `${full}: no .safetensors file in the directory`);
     return openMerged(names.map((n) => join(full, n)));
   }
   if (full.endsWith('.index.json')) return openSharded(full);
@@ -229,12 +234,16 @@ function openSharded(indexPath: string): OpenedFiles {
   }
   for (const file of files) {
     for (const name of file.tensors.keys()) {
-      if (owners.get(name) !== file) problems.push(`${name} is stored in ${file.path} but the index maps it elsewhere or not at all`);
+      if (owners.get(name) !== file)
+        problems.push(`${name} is stored in ${file.path} but the index maps it elsewhere or not at all`);
     }
   }
   if (problems.length > 0) {
     for (const f of files) f.close();
-    throw new CheckpointError('checkpoint_index_mismatch', `${indexPath} disagrees with its shards:\n  ${problems.join('\n  ')}`);
+    throw new CheckpointError(
+      'checkpoint_index_mismatch',
+      `${indexPath} disagrees with its shards:\n  ${problems.join('\n  ')}`,
+    );
   }
   const metadata: Record<string, string> = {};
   for (const file of files) Object.assign(metadata, file.metadata);
@@ -283,7 +292,10 @@ function buildEntries(
     }
   }
   if (collisions.length > 0) {
-    throw new CheckpointError('checkpoint_duplicate_tensor', `renaming maps two tensors to one name: ${collisions.join(', ')}`);
+    throw new CheckpointError(
+      'checkpoint_duplicate_tensor',
+      `renaming maps two tensors to one name: ${collisions.join(', ')}`,
+    );
   }
   return { entries, ignored };
 }
@@ -310,7 +322,8 @@ function sparseEntry(
   const rowsName = base + ROWS_SUFFIX;
   const valuesName = base + VALUES_SUFFIX;
   const valuesFile = owners.get(valuesName);
-  if (!valuesFile) throw new CheckpointError('checkpoint_invalid', `${rowsName} has no matching ${VALUES_SUFFIX} tensor`);
+  if (!valuesFile)
+    throw new CheckpointError('checkpoint_invalid', `${rowsName} has no matching ${VALUES_SUFFIX} tensor`);
   if (valuesFile !== rowsFile) {
     throw new CheckpointError('checkpoint_invalid', `${rowsName} and ${valuesName} must be stored in the same file`);
   }
@@ -318,7 +331,10 @@ function sparseEntry(
   const rows = rowsFile.readIntegers(rowsName);
   const rowsInfo = rowsFile.info(rowsName);
   if (rowsInfo.shape.length !== 1 || values.shape.length < 1 || values.shape[0] !== rows.length) {
-    throw new CheckpointError('checkpoint_invalid', `${base}: ${rows.length} rows but values of shape [${values.shape.join(', ')}]`);
+    throw new CheckpointError(
+      'checkpoint_invalid',
+      `${base}: ${rows.length} rows but values of shape [${values.shape.join(', ')}]`,
+    );
   }
   const given = denseShapes?.get(name);
   const shape = parseShape(metadata[`${base}.shape`]) ?? (given ? [...shapeOf(given)] : undefined);
@@ -330,7 +346,10 @@ function sparseEntry(
   }
   const rowShape = values.shape.slice(1);
   if (shape.length !== values.shape.length || !rowShape.every((d, i) => d === shape[i + 1])) {
-    throw new CheckpointError('checkpoint_invalid', `${base}: dense shape [${shape.join(', ')}] does not fit values [${values.shape.join(', ')}]`);
+    throw new CheckpointError(
+      'checkpoint_invalid',
+      `${base}: dense shape [${shape.join(', ')}] does not fit values [${values.shape.join(', ')}]`,
+    );
   }
   const seen = new Set<number>();
   for (const r of rows) {

@@ -70,14 +70,27 @@ describe('random tiny weights (DECISIONS §5)', () => {
     ];
     for (const [name, shape, mean, std] of cases) {
       const m = moments(randomParameter(name, shape, 11));
-      assert.ok(Math.abs(m.mean - mean) < 4 * std / Math.sqrt(40000), `${name} mean ${m.mean}`);
+      assert.ok(Math.abs(m.mean - mean) < (4 * std) / Math.sqrt(40000), `${name} mean ${m.mean}`);
       assert.ok(Math.abs(m.std / std - 1) < 0.03, `${name} std ${m.std} vs ${std}`);
     }
   });
 
   it('depends only on (seed, name): adding or reordering parameters changes nothing else', () => {
-    const a = randomStateDict(new Map([['x.weight', [8, 4]], ['y.bias', [8]]]), 5);
-    const b = randomStateDict(new Map([['new.weight', [3, 3]], ['y.bias', [8]], ['x.weight', [8, 4]]]), 5);
+    const a = randomStateDict(
+      new Map([
+        ['x.weight', [8, 4]],
+        ['y.bias', [8]],
+      ]),
+      5,
+    );
+    const b = randomStateDict(
+      new Map([
+        ['new.weight', [3, 3]],
+        ['y.bias', [8]],
+        ['x.weight', [8, 4]],
+      ]),
+      5,
+    );
     assert.deepEqual([...b.get('x.weight')!], [...a.get('x.weight')!]);
     assert.deepEqual([...b.get('y.bias')!], [...a.get('y.bias')!]);
     const otherSeed = randomStateDict(new Map([['x.weight', [8, 4]]]), 6);
@@ -86,7 +99,10 @@ describe('random tiny weights (DECISIONS §5)', () => {
   });
 
   it('writes a state dict to safetensors as F32 exactly and as BF16 rounded', () => {
-    const shapes = new Map([['p.weight', [3, 5]], ['p.bias', [3]]]);
+    const shapes = new Map([
+      ['p.weight', [3, 5]],
+      ['p.bias', [3]],
+    ]);
     const state = randomStateDict(shapes, 1);
     const f32Path = join(dir, 'state-f32.safetensors');
     const bf16Path = join(dir, 'state-bf16.safetensors');
@@ -100,11 +116,24 @@ describe('random tiny weights (DECISIONS §5)', () => {
       assert.deepEqual([...f32.readFloat32('p.weight')], [...state.get('p.weight')!]);
       assert.equal(bf16.info('p.bias').dtype, 'BF16');
       const rounded = bf16.readFloat32('p.weight');
-      state.get('p.weight')!.forEach((v, i) => assert.ok(Math.abs(rounded[i] - v) <= Math.abs(v) * 2 ** -8, `${v} vs ${rounded[i]}`));
+      state
+        .get('p.weight')!
+        .forEach((v, i) => assert.ok(Math.abs(rounded[i] - v) <= Math.abs(v) * 2 ** -8, `${v} vs ${rounded[i]}`));
     } finally {
       f32.close();
       bf16.close();
     }
-    assert.throws(() => writeStateDict(f32Path, state, new Map([['p.weight', [3, 5]], ['p.bias', [4]]])), /p\.bias/);
+    assert.throws(
+      () =>
+        writeStateDict(
+          f32Path,
+          state,
+          new Map([
+            ['p.weight', [3, 5]],
+            ['p.bias', [4]],
+          ]),
+        ),
+      /p\.bias/,
+    );
   });
 });

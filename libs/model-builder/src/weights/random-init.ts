@@ -28,7 +28,11 @@ export function parameterKind(name: string, shape: readonly number[]): Parameter
   const leaf = parts[parts.length - 1];
   if (leaf === 'bias') return 'bias';
   const module = parts.length >= 2 ? parts[parts.length - 2].toLowerCase() : '';
-  if (shape.length === 1 && (leaf === 'weight' || leaf === 'scale') && (module.includes('norm') || /^ln(_|$)/.test(module))) {
+  if (
+    shape.length === 1 &&
+    (leaf === 'weight' || leaf === 'scale') &&
+    (module.includes('norm') || /^ln(_|$)/.test(module))
+  ) {
     return 'norm-scale';
   }
   return 'weight';
@@ -80,7 +84,8 @@ export function writeStateDict(
       const entry = shapes.get(name);
       if (!entry) throw new RangeError(`no shape for ${name}`);
       const shape = shapeOf(entry);
-      if (elementCount(shape) !== values.length) throw new RangeError(`${name}: ${values.length} values for shape [${shape.join(', ')}]`);
+      if (elementCount(shape) !== values.length)
+        throw new RangeError(`${name}: ${values.length} values for shape [${shape.join(', ')}]`);
       const src = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
       let data = src;
       if (dtype !== 'F32') {

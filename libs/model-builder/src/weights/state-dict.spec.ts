@@ -76,15 +76,23 @@ describe('loadStateDictStrict', () => {
       name: 'lm_head.weight',
       spec: { dtype: 'BF16', shape: [2, 2] },
     });
-    const withScale = mutateTensorTable(table, { kind: 'add', name: 'scale_factor', spec: { dtype: 'BF16', shape: [1] } });
+    const withScale = mutateTensorTable(table, {
+      kind: 'add',
+      name: 'scale_factor',
+      spec: { dtype: 'BF16', shape: [1] },
+    });
     const expected = parameterTableOf(small);
     const strict = compareStateDict(expected, { tensors: withScale });
     assert.deepEqual([strict.missing, strict.unexpected], [['b.norm.scale'], ['lm_head.weight', 'scale_factor']]);
-    const lenient = loadStateDictStrict(expected, { tensors: withScale }, {
-      optional: ['*.norm.scale'],
-      ignore: ['lm_head.*'],
-      allowUnused: ['scale_factor'],
-    });
+    const lenient = loadStateDictStrict(
+      expected,
+      { tensors: withScale },
+      {
+        optional: ['*.norm.scale'],
+        ignore: ['lm_head.*'],
+        allowUnused: ['scale_factor'],
+      },
+    );
     assert.deepEqual(lenient.absentOptional, ['b.norm.scale']);
     assert.deepEqual(lenient.ignored, ['lm_head.weight']);
     assert.deepEqual(lenient.unusedAllowed, ['scale_factor']);
@@ -94,7 +102,9 @@ describe('loadStateDictStrict', () => {
   it('refuses a tensor of a dtype that is not allowed', () => {
     const table = new Map(small);
     table.set('a.bias', { dtype: 'I64', shape: [4] });
-    const err = mismatch(() => loadStateDictStrict(parameterTableOf(small), { tensors: table }, { sourceName: 'table' }));
+    const err = mismatch(() =>
+      loadStateDictStrict(parameterTableOf(small), { tensors: table }, { sourceName: 'table' }),
+    );
     assert.deepEqual(err.problems.mistyped, [{ name: 'a.bias', dtype: 'I64', allowed: ['F32', 'F16', 'BF16'] }]);
     assert.match(err.message, /^table does not match/);
   });
@@ -147,9 +157,15 @@ describe('strict loading of the full-size Step1X-Edit DiT header', () => {
 
   it('names the one dropped DiT tensor and the one reshaped', () => {
     let table = mutateTensorTable(v1p1, { kind: 'drop', name: 'single_blocks.37.linear2.weight' });
-    table = mutateTensorTable(table, { kind: 'reshape', name: 'double_blocks.5.img_attn.qkv.weight', shape: [9216, 3071] });
+    table = mutateTensorTable(table, {
+      kind: 'reshape',
+      name: 'double_blocks.5.img_attn.qkv.weight',
+      shape: [9216, 3071],
+    });
     const err = mismatch(() => loadStateDictStrict(parameterTableOf(v1p1), { tensors: table }));
     assert.deepEqual(err.problems.missing, ['single_blocks.37.linear2.weight']);
-    assert.deepEqual(err.problems.misshaped, [{ name: 'double_blocks.5.img_attn.qkv.weight', expected: [9216, 3072], actual: [9216, 3071] }]);
+    assert.deepEqual(err.problems.misshaped, [
+      { name: 'double_blocks.5.img_attn.qkv.weight', expected: [9216, 3072], actual: [9216, 3071] },
+    ]);
   });
 });

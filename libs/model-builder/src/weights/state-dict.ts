@@ -94,8 +94,14 @@ export function loadStateDictStrict<T extends TensorSpec>(
   if (missing.length + unexpected.length + misshaped.length + mistyped.length > 0) {
     const expectedShapes = new Map([...expected].map(([n, e]) => [n, shapeOf(e)]));
     const actualShapes = new Map([...checkpoint.tensors].map(([n, t]) => [n, t.shape]));
-    const source = options.sourceName ?? ('path' in checkpoint ? String((checkpoint as { path: unknown }).path) : 'checkpoint');
-    throw new StateDictMismatchError(source, { missing, unexpected, misshaped, mistyped }, expectedShapes, actualShapes);
+    const source =
+      options.sourceName ?? ('path' in checkpoint ? String((checkpoint as { path: unknown }).path) : 'checkpoint');
+    throw new StateDictMismatchError(
+      source,
+      { missing, unexpected, misshaped, mistyped },
+      expectedShapes,
+      actualShapes,
+    );
   }
   return result;
 }

@@ -32,11 +32,20 @@ describe('synthetic checkpoints', () => {
         assert.equal(file.info(name).dtype, spec.dtype);
         const bytes = file.readBytes(name);
         assert.deepEqual(bytes, syntheticTensorBytes(name, spec.dtype, 9, 0, new Uint8Array(bytes.byteLength)));
-        assert.deepEqual(bytes.subarray(32, 80), syntheticTensorBytes(name, spec.dtype, 9, 32, new Uint8Array(48)).subarray(0, Math.max(0, Math.min(48, bytes.byteLength - 32))));
+        assert.deepEqual(
+          bytes.subarray(32, 80),
+          syntheticTensorBytes(name, spec.dtype, 9, 32, new Uint8Array(48)).subarray(
+            0,
+            Math.max(0, Math.min(48, bytes.byteLength - 32)),
+          ),
+        );
       }
       for (const name of ['odd.bf16', 'f32', 'f16']) {
         const values = file.readFloat32(name);
-        assert.ok(values.every((v) => Number.isFinite(v) && Math.abs(v) >= 2 ** -7 && Math.abs(v) < 2), name);
+        assert.ok(
+          values.every((v) => Number.isFinite(v) && Math.abs(v) >= 2 ** -7 && Math.abs(v) < 2),
+          name,
+        );
         assert.ok(values.some((v) => v < 0) && values.some((v) => v > 0), name);
         assert.ok(new Set(values).size > values.length / 2, `${name} values are varied`);
       }
@@ -72,9 +81,18 @@ describe('synthetic checkpoints', () => {
     assert.deepEqual([...mutateTensorTable(table, { kind: 'drop', name: 'f32' }).keys()], ['odd.bf16', 'f16', 'ids']);
     const added = mutateTensorTable(table, { kind: 'add', name: 'new', spec: { dtype: 'F32', shape: [1] } });
     assert.deepEqual([...added.keys()], ['odd.bf16', 'f32', 'f16', 'ids', 'new']);
-    assert.deepEqual(mutateTensorTable(table, { kind: 'reshape', name: 'f16', shape: [9] }).get('f16'), { dtype: 'F16', shape: [9] });
-    assert.deepEqual([...mutateTensorTable(table, { kind: 'rename', name: 'ids', to: 'idx' }).keys()], ['odd.bf16', 'f32', 'f16', 'idx']);
+    assert.deepEqual(mutateTensorTable(table, { kind: 'reshape', name: 'f16', shape: [9] }).get('f16'), {
+      dtype: 'F16',
+      shape: [9],
+    });
+    assert.deepEqual(
+      [...mutateTensorTable(table, { kind: 'rename', name: 'ids', to: 'idx' }).keys()],
+      ['odd.bf16', 'f32', 'f16', 'idx'],
+    );
     assert.throws(() => mutateTensorTable(table, { kind: 'drop', name: 'absent' }), RangeError);
-    assert.throws(() => mutateTensorTable(table, { kind: 'add', name: 'f32', spec: { dtype: 'F32', shape: [1] } }), RangeError);
+    assert.throws(
+      () => mutateTensorTable(table, { kind: 'add', name: 'f32', spec: { dtype: 'F32', shape: [1] } }),
+      RangeError,
+    );
   });
 });

@@ -1,6 +1,14 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DType, encodeSafetensorsHeader, Philox, Seed, streamIdOf, TensorSpec, writeSafetensors } from '@step1x/tensors';
+import {
+  DType,
+  encodeSafetensorsHeader,
+  Philox,
+  Seed,
+  streamIdOf,
+  TensorSpec,
+  writeSafetensors,
+} from '@step1x/tensors';
 import { byteLengthOf, TensorTable } from './tensor-table';
 
 /**
@@ -51,7 +59,8 @@ function shapeWordsForDtype(words: Uint32Array, dtype: DType): void {
     }
   } else if (dtype === 'F64') {
     const high = new Uint32Array(words.buffer, words.byteOffset, words.length);
-    for (let i = 1; i < high.length; i += 2) high[i] = ((high[i] & 0x800fffff) | ((1016 + ((high[i] >>> 20) & 7)) << 20)) >>> 0;
+    for (let i = 1; i < high.length; i += 2)
+      high[i] = ((high[i] & 0x800fffff) | ((1016 + ((high[i] >>> 20) & 7)) << 20)) >>> 0;
   }
 }
 
@@ -59,7 +68,13 @@ function shapeWordsForDtype(words: Uint32Array, dtype: DType): void {
  * Bytes [start, start + target.byteLength) of the `random` fill of tensor `name` (start a multiple of 16), so a
  * test can check any chunk of a synthetic file without keeping the data.
  */
-export function syntheticTensorBytes(name: string, dtype: DType, seed: Seed, start: number, target: Uint8Array): Uint8Array {
+export function syntheticTensorBytes(
+  name: string,
+  dtype: DType,
+  seed: Seed,
+  start: number,
+  target: Uint8Array,
+): Uint8Array {
   if (start % 16 !== 0) throw new RangeError(`start must be a multiple of 16, got ${start}`);
   const philox = new Philox(seed, streamIdOf(name));
   // Whole 16-byte blocks are generated in place (no second chunk-sized buffer); a ragged tail goes through a block.
@@ -99,7 +114,8 @@ export function writeSyntheticCheckpoint(
   }
   const seed = options.seed ?? 0;
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  if (chunkBytes % 16 !== 0 || chunkBytes <= 0) throw new RangeError(`chunkBytes must be a positive multiple of 16, got ${chunkBytes}`);
+  if (chunkBytes % 16 !== 0 || chunkBytes <= 0)
+    throw new RangeError(`chunkBytes must be a positive multiple of 16, got ${chunkBytes}`);
   let buffer = new Uint8Array(0);
   const tensors = new Map(
     [...table].map(([name, spec]) => {
@@ -128,13 +144,20 @@ export interface ShardedSyntheticOptions extends SyntheticCheckpointOptions {
  * Writes `model-0000i-of-0000n.safetensors` shards and a `model.safetensors.index.json` (the Hugging Face layout)
  * into `dir`; returns the index path.
  */
-export function writeShardedSyntheticCheckpoint(dir: string, table: TensorTable, options: ShardedSyntheticOptions = {}): string {
+export function writeShardedSyntheticCheckpoint(
+  dir: string,
+  table: TensorTable,
+  options: ShardedSyntheticOptions = {},
+): string {
   const shardCount = Math.max(1, Math.min(options.shards ?? 2, table.size));
   mkdirSync(dir, { recursive: true });
   const total = [...table.values()].reduce((sum, spec) => sum + byteLengthOf(spec), 0);
   const names = [...table.keys()];
   const shards = Array.from({ length: shardCount }, (_, i) => {
-    const part = names.slice(Math.floor((i * names.length) / shardCount), Math.floor(((i + 1) * names.length) / shardCount));
+    const part = names.slice(
+      Math.floor((i * names.length) / shardCount),
+      Math.floor(((i + 1) * names.length) / shardCount),
+    );
     return new Map(part.map((name) => [name, table.get(name)!]));
   });
   const pad = (n: number) => String(n).padStart(5, '0');
@@ -158,7 +181,8 @@ export type TableMutation =
 
 /** A copy of `table` with one tensor dropped, added, reshaped or renamed (order kept; additions at the end). */
 export function mutateTensorTable(table: TensorTable, mutation: TableMutation): Map<string, TensorSpec> {
-  if (mutation.kind !== 'add' && !table.has(mutation.name)) throw new RangeError(`no tensor ${mutation.name} to ${mutation.kind}`);
+  if (mutation.kind !== 'add' && !table.has(mutation.name))
+    throw new RangeError(`no tensor ${mutation.name} to ${mutation.kind}`);
   if (mutation.kind === 'add' && table.has(mutation.name)) throw new RangeError(`${mutation.name} already exists`);
   const out = new Map<string, TensorSpec>();
   for (const [name, spec] of table) {

@@ -50,7 +50,8 @@ export function readTensorTable(path: string, layout: TableLayout = 'published')
   if (!tensors) throw new CheckpointError('checkpoint_invalid', `${path}: no tensor table (layout ${layout})`);
   const table = new Map<string, TensorSpec>();
   for (const [name, entry] of Object.entries(tensors)) {
-    if (!(entry.dtype in DTYPE_BYTES)) throw new CheckpointError('checkpoint_invalid', `${path}: ${name} has dtype ${entry.dtype}`);
+    if (!(entry.dtype in DTYPE_BYTES))
+      throw new CheckpointError('checkpoint_invalid', `${path}: ${name} has dtype ${entry.dtype}`);
     table.set(name, { dtype: entry.dtype, shape: entry.shape });
   }
   return table;
@@ -69,7 +70,10 @@ export function checkpointTablesRoot(): string {
   const env = process.env.CHECKPOINT_TABLES_ROOT;
   const root = env ? resolve(env) : join(workspaceRoot(), '..', 'shared', 'checkpoints');
   if (!existsSync(root)) {
-    throw new CheckpointError('checkpoint_not_found', `checkpoint tables not found at ${root}: set CHECKPOINT_TABLES_ROOT`);
+    throw new CheckpointError(
+      'checkpoint_not_found',
+      `checkpoint tables not found at ${root}: set CHECKPOINT_TABLES_ROOT`,
+    );
   }
   return root;
 }

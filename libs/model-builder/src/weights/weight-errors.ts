@@ -62,7 +62,9 @@ export class StateDictMismatchError extends WeightError {
         `${misshaped.length} misshaped, ${mistyped.length} of an unsupported dtype`,
       ...missing.map((n) => `  missing:    ${n} ${shapeText(expectedShapes.get(n) ?? [])}`),
       ...unexpected.map((n) => `  unexpected: ${n} ${shapeText(actualShapes.get(n) ?? [])}`),
-      ...misshaped.map((m) => `  misshaped:  ${m.name} expected ${shapeText(m.expected)}, checkpoint has ${shapeText(m.actual)}`),
+      ...misshaped.map(
+        (m) => `  misshaped:  ${m.name} expected ${shapeText(m.expected)}, checkpoint has ${shapeText(m.actual)}`,
+      ),
       ...mistyped.map((m) => `  dtype:      ${m.name} is ${m.dtype}, expected one of ${m.allowed.join(', ')}`),
     ];
     super('state_dict_mismatch', lines.join('\n'));
