@@ -15,7 +15,10 @@ interface Manifest {
 }
 
 /** A copy of the set whose files are links to the originals, except the ones `edits` rewrites. */
-function withAlteredSet(edits: Record<string, (text: string) => string>, run: (dir: string) => Promise<void>): Promise<void> {
+function withAlteredSet(
+  edits: Record<string, (text: string) => string>,
+  run: (dir: string) => Promise<void>,
+): Promise<void> {
   const source = join(goldenRoot(), SET);
   const dir = mkdtempSync(join(tmpdir(), 'mllm-set-'));
   for (const name of readdirSync(source)) {
@@ -33,7 +36,11 @@ describe('checkMllmInputsSet', () => {
     assert.equal(manifest.format, MLLM_INPUTS_FORMAT);
     const results = await checkMllmInputsSet(dir);
     assert.equal(results.length, 1 + Object.keys(manifest.image_groups).length + manifest.cases.length);
-    for (const c of manifest.cases) assert.ok(results.some((r) => r.case === c.case), `no result for ${c.case}`);
+    for (const c of manifest.cases)
+      assert.ok(
+        results.some((r) => r.case === c.case),
+        `no result for ${c.case}`,
+      );
     const failed = results.filter((r) => !r.ok).map((r) => `${r.case}: ${r.detail}`);
     assert.deepEqual(failed, []);
   });
@@ -63,14 +70,20 @@ describe('checkMllmInputsSet', () => {
   });
 
   it('fails a set whose data file does not match the manifest hash, and an unknown format', async () => {
-    await withAlteredSet({ 'manifest.json': (text) => text.replace(/"sha256": "3399c5ca[0-9a-f]+"/, `"sha256": "${'0'.repeat(64)}"`) }, async (dir) => {
-      const results = await checkMllmInputsSet(dir);
-      assert.equal(results.find((r) => r.case === 'let_her_cry')?.ok, false);
-    });
-    await withAlteredSet({ 'manifest.json': (text) => text.replace(MLLM_INPUTS_FORMAT, 'step1x-mllm-inputs/9') }, async (dir) => {
-      const results = await checkMllmInputsSet(dir);
-      assert.equal(results.length, 1);
-      assert.equal(results[0].ok, false);
-    });
+    await withAlteredSet(
+      { 'manifest.json': (text) => text.replace(/"sha256": "3399c5ca[0-9a-f]+"/, `"sha256": "${'0'.repeat(64)}"`) },
+      async (dir) => {
+        const results = await checkMllmInputsSet(dir);
+        assert.equal(results.find((r) => r.case === 'let_her_cry')?.ok, false);
+      },
+    );
+    await withAlteredSet(
+      { 'manifest.json': (text) => text.replace(MLLM_INPUTS_FORMAT, 'step1x-mllm-inputs/9') },
+      async (dir) => {
+        const results = await checkMllmInputsSet(dir);
+        assert.equal(results.length, 1);
+        assert.equal(results[0].ok, false);
+      },
+    );
   });
 });

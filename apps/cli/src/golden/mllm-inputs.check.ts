@@ -15,7 +15,7 @@ import {
 } from '@step1x/pipeline';
 import { SafetensorsFile } from '@step1x/tensors';
 import { CaseResult } from './case-result';
-import { CheckedImageGroup, ImageGroupJson, bitsOf, checkImageGroup, sha256 } from './mllm-image-group.check';
+import { CheckedImageGroup, ImageGroupJson, bitsOf, checkImageGroup, sha256 } from './mllm-inputs.image-group';
 import { CaseChecker } from './tensor-check';
 
 /**
@@ -65,7 +65,10 @@ function compareText(check: CaseChecker, name: string, ours: string, ref: string
   if (ours === ref) return;
   let i = 0;
   while (i < ours.length && ours[i] === ref[i]) i++;
-  check.fail(name, `differs at char ${i}: ${JSON.stringify(ours.slice(i, i + 20))} vs ${JSON.stringify(ref.slice(i, i + 20))}`);
+  check.fail(
+    name,
+    `differs at char ${i}: ${JSON.stringify(ours.slice(i, i + 20))} vs ${JSON.stringify(ref.slice(i, i + 20))}`,
+  );
 }
 
 /** The set's stand-in network (manifest `fake_model.encoding`): position and token-id digits, one per channel. */
@@ -74,8 +77,16 @@ export function fakeNetworkHidden(inputIds: readonly number[], hiddenSize: numbe
   const out = new Float32Array(inputIds.length * hiddenSize);
   inputIds.forEach((id, i) => {
     out.set(
-      [i % 16, Math.floor(i / 16) % 16, Math.floor(i / 256), id % 16, Math.floor(id / 16) % 16,
-        Math.floor(id / 256) % 16, Math.floor(id / 4096) % 16, Math.floor(id / 65536)],
+      [
+        i % 16,
+        Math.floor(i / 16) % 16,
+        Math.floor(i / 256),
+        id % 16,
+        Math.floor(id / 16) % 16,
+        Math.floor(id / 256) % 16,
+        Math.floor(id / 4096) % 16,
+        Math.floor(id / 65536),
+      ],
       i * hiddenSize,
     );
   });
@@ -90,11 +101,18 @@ function imageConfigOf(manifest: MllmManifest): QwenImageConfig {
 
 function checkSetup(manifest: MllmManifest, check: CaseChecker): QwenTokenizer {
   if (manifest.processor.tokenizer_json_sha256_original !== BUNDLED_TOKENIZER_JSON_SHA256) {
-    check.fail('tokenizer.json', `set made with sha256 ${manifest.processor.tokenizer_json_sha256_original}, ours is ${BUNDLED_TOKENIZER_JSON_SHA256}`);
+    // Not a failure by itself: another tokenizer.json with the same BPE gives the same ids, which are compared exactly.
+    check.note(
+      `set made with tokenizer.json ${manifest.processor.tokenizer_json_sha256_original}; ours is ${BUNDLED_TOKENIZER_JSON_SHA256}`,
+    );
   }
-  if (manifest.prefix.sha256 !== STEP1X_PREFIX_SHA256) check.fail('PREFIX', `set's sha256 ${manifest.prefix.sha256} differs from ours`);
+  if (manifest.prefix.sha256 !== STEP1X_PREFIX_SHA256) {
+    check.fail('PREFIX', `set's sha256 ${manifest.prefix.sha256} differs from ours`);
+  }
   const template = chatTemplateFromText(manifest.processor.chat_template, 'manifest.json processor.chat_template');
-  if (template.sha256 !== manifest.processor.chat_template_sha256) check.fail('chat_template', 'text does not hash to chat_template_sha256');
+  if (template.sha256 !== manifest.processor.chat_template_sha256) {
+    check.fail('chat_template', 'text does not hash to chat_template_sha256');
+  }
   return QwenTokenizer.bundled().withChatTemplate(template);
 }
 
@@ -119,24 +137,32 @@ function checkCase(
   check: CaseChecker,
 ): void {
   const { prepared } = group;
-  const prompt = buildEditPromptIds(tokenizer, json.instruction, prepared.numImageTokens, { skipInstructionPolicy: true });
+  const prompt = buildEditPromptIds(tokenizer, json.instruction, prepared.numImageTokens, {
+    skipInstructionPolicy: true,
+  });
   compareText(check, 'prompt_text', prompt.promptText, json.prompt_text);
   checkPieces(check, prompt, json.split_pieces);
   check.exact('old_input_ids', prompt.oldInputIds, file.readIntegers('old_input_ids'));
   check.exact('split_input_ids', prompt.splitInputIds, file.readIntegers('split_input_ids'));
-  check.exact('splice', [prompt.visionEndIndexOld, prompt.visionEndIndexSplit], [
-    json.splice.vision_end_index_old,
-    json.splice.vision_end_index_split,
-  ]);
+  check.exact(
+    'splice',
+    [prompt.visionEndIndexOld, prompt.visionEndIndexSplit],
+    [json.splice.vision_end_index_old, json.splice.vision_end_index_split],
+  );
   check.exact('input_ids', prompt.inputIds, file.readIntegers('input_ids'));
   check.exact('attention_mask', prompt.attentionMask, file.readIntegers('attention_mask'));
-  check.exact('image_grid_thw', [prepared.grid.t, prepared.grid.h, prepared.grid.w], file.readIntegers('image_grid_thw'));
+  check.exact(
+    'image_grid_thw',
+    [prepared.grid.t, prepared.grid.h, prepared.grid.w],
+    file.readIntegers('image_grid_thw'),
+  );
 
   const padded = padStep1xEmbedding(fakeNetworkHidden(prompt.inputIds, hiddenSize), prompt.inputIds.length, hiddenSize);
   check.exact('embs (f32 bits)', bitsOf(padded.embs), bitsOf(file.readFloat32('embs')));
   check.exact('masks', padded.masks, file.readIntegers('masks'));
   check.exact('valid_length', [padded.window.validLength], [json.outputs.valid_length]);
-  if (padded.window.truncated !== json.outputs.truncated) check.fail('truncated', `ours ${padded.window.truncated}, reference ${json.outputs.truncated}`);
+  if (padded.window.truncated !== json.outputs.truncated)
+    check.fail('truncated', `ours ${padded.window.truncated}, reference ${json.outputs.truncated}`);
   try {
     validateInstruction(tokenizer, json.instruction);
   } catch (err) {
@@ -154,7 +180,8 @@ export async function checkMllmInputsSet(dir: string): Promise<CaseResult[]> {
   let manifest: MllmManifest;
   try {
     manifest = readJson<MllmManifest>(join(dir, 'manifest.json'));
-    if (manifest.format !== MLLM_INPUTS_FORMAT) throw new Error(`format ${manifest.format}, expected ${MLLM_INPUTS_FORMAT}`);
+    if (manifest.format !== MLLM_INPUTS_FORMAT)
+      throw new Error(`format ${manifest.format}, expected ${MLLM_INPUTS_FORMAT}`);
   } catch (err) {
     return [failedResult('manifest', err)];
   }
@@ -176,7 +203,10 @@ export async function checkMllmInputsSet(dir: string): Promise<CaseResult[]> {
     try {
       const file = openVerified(dir, entry.file, entry.sha256);
       try {
-        groups.set(name, checkImageGroup(dir, file, readJson<ImageGroupJson>(join(dir, entry.json)), imageConfig, check));
+        groups.set(
+          name,
+          checkImageGroup(dir, file, readJson<ImageGroupJson>(join(dir, entry.json)), imageConfig, check),
+        );
       } finally {
         file.close();
       }
@@ -193,7 +223,14 @@ export async function checkMllmInputsSet(dir: string): Promise<CaseResult[]> {
       const check = new CaseChecker(entry.case);
       const file = openVerified(dir, entry.file, entry.sha256);
       try {
-        checkCase(file, readJson<CaseJson>(join(dir, entry.json)), tokenizer, group, manifest.fake_model.hidden_size, check);
+        checkCase(
+          file,
+          readJson<CaseJson>(join(dir, entry.json)),
+          tokenizer,
+          group,
+          manifest.fake_model.hidden_size,
+          check,
+        );
       } finally {
         file.close();
       }

@@ -87,13 +87,20 @@ function findRecord(json: ImageGroupJson, prefix: string): ImageRecord | undefin
   return key ? (json.input_process_image[key] as ImageRecord) : undefined;
 }
 
-function checkReferenceResize(dir: string, file: SafetensorsFile, json: ImageGroupJson, ref: RgbImage, check: CaseChecker): void {
+function checkReferenceResize(
+  dir: string,
+  file: SafetensorsFile,
+  json: ImageGroupJson,
+  ref: RgbImage,
+  check: CaseChecker,
+): void {
   const source = findSource(dir, file, json);
   if (!source) {
     check.note(`ref_image: no stored source image, started from the stored ref_image`);
     return;
   }
-  if (sha256(source.data) !== json.source.rgb_sha256) check.fail('source_image', 'bytes do not match source.rgb_sha256');
+  if (sha256(source.data) !== json.source.rgb_sha256)
+    check.fail('source_image', 'bytes do not match source.rgb_sha256');
   const target = sizeLevelTarget(source, json.size_level);
   const v11 = findRecord(json, 'v1.1');
   if (v11) compareImage(check, 'ref_image', resize(source, target.width, target.height, 'lanczos'), v11, ref);
@@ -104,7 +111,13 @@ function checkReferenceResize(dir: string, file: SafetensorsFile, json: ImageGro
   }
 }
 
-function checkPixelValues(file: SafetensorsFile, json: ImageGroupJson, ours: PreparedQwenImage, config: QwenImageConfig, check: CaseChecker): void {
+function checkPixelValues(
+  file: SafetensorsFile,
+  json: ImageGroupJson,
+  ours: PreparedQwenImage,
+  config: QwenImageConfig,
+  check: CaseChecker,
+): void {
   const patches = patchifyImage(ours.vit, config);
   check.exact('pixel_values_u8', patches.values, file.readBytes('pixel_values_u8'));
   const goldenLut = file.readFloat32('pixel_lut');
@@ -119,7 +132,9 @@ function checkPixelValues(file: SafetensorsFile, json: ImageGroupJson, ours: Pre
   }
   check.exact('pixel_values (f32 bits)', bitsOf(ours.pixelValues), bitsOf(reference));
   check.exact('pixel_values shape', ours.pixelValuesShape, json.image_processor.pixel_values_shape);
-  const digest = sha256(new Uint8Array(ours.pixelValues.buffer, ours.pixelValues.byteOffset, ours.pixelValues.byteLength));
+  const digest = sha256(
+    new Uint8Array(ours.pixelValues.buffer, ours.pixelValues.byteOffset, ours.pixelValues.byteLength),
+  );
   if (digest !== json.image_processor.pixel_values_sha256) check.fail('pixel_values sha256', `${digest} vs reference`);
 }
 
