@@ -1,1 +1,12 @@
-export {};
+export * from './redis-keys';
+export * from './store.ports';
+export * from './edit-record.codec';
+export * from './job-queue.port';
+export * from './lanes';
+export * from './job-registry';
+export * from './redis-connection';
+export * from './redis-edit-repository';
+export * from './redis-stores';
+export * from './redis-cancel-bus';
+export * from './bullmq-job-queue';
+export * from './bullmq-job-consumer';

@@ -1,0 +1,45 @@
+import type { CancelEditMessage, DeliverWebhookPayload, EditImagePayload, Priority } from '@step1x/contracts';
+
+/** The two edit lanes: every interactive edit is taken before any batch edit (CONTRACT.md `priority`). */
+export type Lane = Priority;
+
+export interface QueueDepth {
+  /** Queued edits per lane (waiting to be taken by a worker). */
+  interactive: number;
+  batch: number;
+  /** Edits waiting for a retry after an infrastructure error. */
+  delayed: number;
+  /** Everything not yet running: the number `QUEUE_MAX_DEPTH` is compared with. */
+  total: number;
+}
+
+export interface EnqueueWebhookOptions {
+  /** Wait this long before the attempt (the retry schedule's delay). @defaultValue 0 */
+  delayMs?: number;
+}
+
+/** Producer side of the queues: what the API (and the worker, for webhooks) asks of them. */
+export interface JobQueue {
+  /** Queues an edit in its lane; the job id is the edit id, so a second enqueue of one edit is a no-op. */
+  enqueueEdit(payload: EditImagePayload, lane: Lane): Promise<void>;
+  /** Removes an edit that no worker has taken yet; false when it is running, finished or unknown. */
+  removeQueuedEdit(editId: string): Promise<boolean>;
+  /** 1-based position within its lane while waiting, else null. */
+  queuePosition(editId: string, lane: Lane): Promise<number | null>;
+  depth(): Promise<QueueDepth>;
+  /** Queues one delivery attempt of one webhook event (job id `<messageId>.<attempt>`). */
+  enqueueWebhook(payload: DeliverWebhookPayload, options?: EnqueueWebhookOptions): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fan-out of cancel requests to every worker: BullMQ's `cancelJob` only reaches the worker process that holds the
+ * job, and the API does not know which one that is.
+ */
+export interface CancelBus {
+  publish(message: CancelEditMessage): Promise<void>;
+  /** Returns the unsubscribe function. */
+  subscribe(listener: (message: CancelEditMessage) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { hashApiKey, RedisKeys } from './redis-keys';
+import type {
+  ApiKeySeed,
+  ApiKeyStore,
+  DeliveryAttempt,
+  DeliveryLog,
+  IdempotencyBegin,
+  IdempotencyStore,
+  UploadRecord,
+  UploadStore,
+  WebhookSecretStore,
+} from './store.ports';
+
+const DAY_S = 86_400;
+const YEAR_S = 365 * DAY_S;
+
+interface IdempotencyValue {
+  state: 'in_progress' | 'done';
+  token: string;
+  requestHash?: string;
+  editId?: string;
+  statusCode?: number;
+}
+
+/** Only the owner (same token) may overwrite or release a key. KEYS[1] key; ARGV[1] token; ARGV[2] value or ''. */
+const OWNED_WRITE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if cjson.decode(current).token ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
+return 1
+`;
+
+export class RedisIdempotencyStore implements IdempotencyStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly ttlS: number,
+  ) {}
+
+  async begin(tenantId: string, idempotencyKey: string): Promise<IdempotencyBegin> {
+    const key = this.keys.idempotency(tenantId, idempotencyKey);
+    const token = randomUUID();
+    const marker: IdempotencyValue = { state: 'in_progress', token };
+    const taken = await this.redis.set(key, JSON.stringify(marker), 'EX', this.ttlS, 'NX');
+    if (taken === 'OK') return { state: 'started', token };
+    const text = await this.redis.get(key);
+    if (text === null) return this.begin(tenantId, idempotencyKey); // expired or released in between
+    const value = JSON.parse(text) as IdempotencyValue;
+    if (value.state === 'in_progress') return { state: 'in_progress' };
+    return {
+      state: 'done',
+      requestHash: value.requestHash ?? '',
+      editId: value.editId ?? '',
+      statusCode: value.statusCode ?? 202,
+    };
+  }
+
+  async complete(
+    tenantId: string,
+    idempotencyKey: string,
+    token: string,
+    answer: { requestHash: string; editId: string; statusCode: number },
+  ): Promise<void> {
+    const value: IdempotencyValue = { state: 'done', token, ...answer };
+    await this.redis.eval(OWNED_WRITE_SCRIPT, 1, this.keys.idempotency(tenantId, idempotencyKey), token, JSON.stringify(value));
+  }
+
+  async abandon(tenantId: string, idempotencyKey: string, token: string): Promise<void> {
+    await this.redis.eval(OWNED_WRITE_SCRIPT, 1, this.keys.idempotency(tenantId, idempotencyKey), token, '');
+  }
+}
+
+export class RedisApiKeyStore implements ApiKeyStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Seeded keys live this long; every boot seeds them again. @defaultValue 365 days */
+    private readonly ttlS: number = YEAR_S,
+  ) {}
+
+  async seed(seeds: readonly ApiKeySeed[]): Promise<void> {
+    if (seeds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const { tenantId, key } of seeds) pipeline.set(this.keys.apiKey(hashApiKey(key)), tenantId, 'EX', this.ttlS);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  async tenantForKey(apiKey: string): Promise<string | null> {
+    return this.redis.get(this.keys.apiKey(hashApiKey(apiKey)));
+  }
+}
+
+export class RedisWebhookSecretStore implements WebhookSecretStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Refreshed on every read, so a secret in use never expires. @defaultValue 365 days */
+    private readonly ttlS: number = YEAR_S,
+  ) {}
+
+  async getOrCreate(tenantId: string, create: () => string): Promise<string> {
+    const key = this.keys.tenantWebhookSecret(tenantId);
+    await this.redis.set(key, create(), 'EX', this.ttlS, 'NX');
+    const secret = await this.get(tenantId);
+    if (secret === null) throw new Error(`webhook secret of tenant ${tenantId} vanished right after creation`);
+    return secret;
+  }
+
+  async get(tenantId: string): Promise<string | null> {
+    return this.redis.getex(this.keys.tenantWebhookSecret(tenantId), 'EX', this.ttlS);
+  }
+}
+
+export class RedisDeliveryLog implements DeliveryLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly retentionDays: number,
+  ) {}
+
+  async record(editId: string, attempt: DeliveryAttempt): Promise<void> {
+    const key = this.keys.editDeliveries(editId);
+    await this.redis
+      .multi()
+      .rpush(key, JSON.stringify(attempt))
+      .expire(key, Math.round(this.retentionDays * DAY_S))
+      .exec();
+  }
+
+  async list(editId: string): Promise<DeliveryAttempt[]> {
+    const items = await this.redis.lrange(this.keys.editDeliveries(editId), 0, -1);
+    return items.map((item) => JSON.parse(item) as DeliveryAttempt);
+  }
+}
+
+export class RedisUploadStore implements UploadStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** How long past its URL's expiry an upload can still be used by an edit. @defaultValue 1 day */
+    private readonly graceS: number = DAY_S,
+  ) {}
+
+  async remember(imageKey: string, upload: UploadRecord): Promise<void> {
+    const ttlS = Math.max(1, Math.ceil((Date.parse(upload.expiresAt) - Date.now()) / 1000)) + this.graceS;
+    await this.redis.set(this.keys.upload(imageKey), JSON.stringify(upload), 'EX', ttlS);
+  }
+
+  async find(imageKey: string): Promise<UploadRecord | null> {
+    const text = await this.redis.get(this.keys.upload(imageKey));
+    return text === null ? null : (JSON.parse(text) as UploadRecord);
+  }
+}

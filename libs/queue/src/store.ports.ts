@@ -1,0 +1,140 @@
+import type { EditFailure, EditProgress, EditRecord, EditStatus, StoredEditOutput } from '@step1x/contracts';
+
+/** A position in a tenant's edit list: newest first, ordered by (created_at, id). */
+export interface EditListPosition {
+  createdAtMs: number;
+  id: string;
+}
+
+export interface ListEditsOptions {
+  /** Empty means every status. */
+  statuses: readonly EditStatus[];
+  limit: number;
+  /** Start strictly after this position; null for the first page. */
+  after: EditListPosition | null;
+}
+
+export interface EditPage {
+  records: EditRecord[];
+  /** Where the next page starts; null when there is none. */
+  next: EditListPosition | null;
+}
+
+/** Mutable fields of an edit record; everything else is fixed at creation. */
+export interface EditPatch {
+  status?: EditStatus;
+  startedAt?: string | null;
+  completedAt?: string | null;
+  progress?: EditProgress;
+  attempts?: number;
+  cancelRequested?: boolean;
+  output?: StoredEditOutput | null;
+  error?: EditFailure | null;
+  truncated?: boolean | null;
+}
+
+export interface EditTransition {
+  /** Applied only while the current status is one of these (compare-and-set in one Redis script). */
+  from: readonly EditStatus[];
+  set: EditPatch;
+  /** Written only where the field is still null, e.g. `startedAt` when a stalled edit runs again. */
+  setIfNull?: Pick<EditPatch, 'startedAt'>;
+}
+
+export type TransitionResult =
+  | { applied: true; record: EditRecord }
+  /** `record` is the current state (null when the edit does not exist). */
+  | { applied: false; record: EditRecord | null };
+
+/** The store of record for edits. */
+export interface EditRepository {
+  /** Stores a new record and indexes it for its tenant's list. */
+  create(record: EditRecord): Promise<void>;
+  get(editId: string): Promise<EditRecord | null>;
+  /** The record only if it belongs to `tenantId`: another tenant's edit reads as absent. */
+  getForTenant(tenantId: string, editId: string): Promise<EditRecord | null>;
+  list(tenantId: string, options: ListEditsOptions): Promise<EditPage>;
+  transition(editId: string, transition: EditTransition): Promise<TransitionResult>;
+  /** queued|running → running; records the attempt and the first start time. */
+  markRunning(editId: string, attempt: number, at: Date): Promise<TransitionResult>;
+  /** running → running with new progress. */
+  updateProgress(editId: string, progress: EditProgress): Promise<TransitionResult>;
+  /** running → succeeded. */
+  markSucceeded(editId: string, output: StoredEditOutput, at: Date): Promise<TransitionResult>;
+  /** queued|running → failed. */
+  markFailed(editId: string, error: EditFailure, at: Date): Promise<TransitionResult>;
+  /** queued|running → canceled. */
+  markCanceled(editId: string, at: Date): Promise<TransitionResult>;
+  /** queued|running: sets `cancel_requested`; the status does not change. */
+  requestCancel(editId: string): Promise<TransitionResult>;
+  ping(): Promise<void>;
+}
+
+export type IdempotencyBegin =
+  /** This request owns the key now; pass `token` to `complete`/`abandon`. */
+  | { state: 'started'; token: string }
+  | { state: 'in_progress' }
+  | { state: 'done'; requestHash: string; editId: string; statusCode: number };
+
+/** Idempotency-Key records (CONTRACT.md): an in-progress marker taken with SET NX, then the first answer. */
+export interface IdempotencyStore {
+  begin(tenantId: string, idempotencyKey: string): Promise<IdempotencyBegin>;
+  /** Records the answer; may be called again by the owner (e.g. 202 → 200 after `Prefer: wait`). */
+  complete(
+    tenantId: string,
+    idempotencyKey: string,
+    token: string,
+    answer: { requestHash: string; editId: string; statusCode: number },
+  ): Promise<void>;
+  /** Releases the key after a failed acceptance, so the client may retry with it. */
+  abandon(tenantId: string, idempotencyKey: string, token: string): Promise<void>;
+}
+
+export interface ApiKeySeed {
+  tenantId: string;
+  key: string;
+}
+
+export interface ApiKeyStore {
+  /** Stores each key's sha256 → tenant (the key itself is never stored). */
+  seed(seeds: readonly ApiKeySeed[]): Promise<void>;
+  tenantForKey(apiKey: string): Promise<string | null>;
+}
+
+export interface WebhookSecretStore {
+  /** The tenant's `whsec_…` secret, created with `create()` on first use (races resolve to one winner). */
+  getOrCreate(tenantId: string, create: () => string): Promise<string>;
+  get(tenantId: string): Promise<string | null>;
+}
+
+/** One delivery attempt of one webhook event (every attempt is recorded, CONTRACT.md Webhooks). */
+export interface DeliveryAttempt {
+  messageId: string;
+  type: string;
+  /** 0-based. */
+  attempt: number;
+  at: string;
+  durationMs: number;
+  statusCode: number | null;
+  outcome: 'delivered' | 'retrying' | 'gave_up';
+  error: string | null;
+  nextAttemptAt: string | null;
+}
+
+export interface DeliveryLog {
+  record(editId: string, attempt: DeliveryAttempt): Promise<void>;
+  list(editId: string): Promise<DeliveryAttempt[]>;
+}
+
+export interface UploadRecord {
+  tenantId: string;
+  contentType: string;
+  size: number;
+  expiresAt: string;
+}
+
+/** Presigned uploads, so the declared size and owner can be checked when an edit uses the key. */
+export interface UploadStore {
+  remember(imageKey: string, upload: UploadRecord): Promise<void>;
+  find(imageKey: string): Promise<UploadRecord | null>;
+}
