@@ -5,7 +5,7 @@ import {
   ConfigName,
   DEFAULT_TINY_SEED,
   ModelsManifest,
-  SafetensorsWeights,
+  Checkpoint,
   buildRandomModels,
   buildStep1XModels,
   namedConfig,
@@ -40,8 +40,8 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
   let manifest: ModelsManifest;
   if (values.dit || values.vae) {
     if (!values.dit || !values.vae) throw new UsageError('--dit and --vae go together');
-    const dit = SafetensorsWeights.open([resolve(values.dit)]);
-    const vae = SafetensorsWeights.open([resolve(values.vae)]);
+    const dit = Checkpoint.open(resolve(values.dit));
+    const vae = Checkpoint.open(resolve(values.vae));
     try {
       manifest = await buildStep1XModels({ config, ditWeights: dit, vaeWeights: vae, outDir, options, source: { dit: values.dit, vae: values.vae } });
     } finally {

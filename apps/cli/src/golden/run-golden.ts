@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BuildOptions } from '@step1x/model-builder';
 import { CaseResult } from './case-result';
+import { MLLM_INPUTS_FORMAT, checkMllmInputsSet } from './mllm-inputs.check';
 import { checkStep1XTinySet } from './step1x-tiny.check';
 
 export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseResult[]>;
@@ -9,6 +10,7 @@ export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseRes
 /** Checkers by the manifest's `format`; an unknown format fails rather than passing silently. */
 const CHECKERS: Record<string, SetChecker> = {
   'step1x-tiny/1': checkStep1XTinySet,
+  [MLLM_INPUTS_FORMAT]: (dir) => checkMllmInputsSet(dir),
 };
 
 export function registerGoldenFormat(format: string, checker: SetChecker): void {

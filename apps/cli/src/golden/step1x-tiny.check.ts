@@ -5,7 +5,7 @@ import {
   BUILDER_VERSION,
   BuildOptions,
   ModelsManifest,
-  SafetensorsWeights,
+  Checkpoint,
   buildStep1XModels,
   parseStep1XConfig,
 } from '@step1x/model-builder';
@@ -29,8 +29,8 @@ export async function buildModelsForGoldenDir(dir: string, options: BuildOptions
   const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', hash.digest('hex').slice(0, 16));
   const manifestPath = join(modelsDir, 'manifest.json');
   if (existsSync(manifestPath)) return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelsManifest };
-  const dit = SafetensorsWeights.open([join(dir, 'dit.safetensors')]);
-  const vae = SafetensorsWeights.open([join(dir, 'vae.safetensors')]);
+  const dit = Checkpoint.open(join(dir, 'dit.safetensors'));
+  const vae = Checkpoint.open(join(dir, 'vae.safetensors'));
   try {
     const manifest = await buildStep1XModels({
       config: parseStep1XConfig(JSON.parse(configText)),

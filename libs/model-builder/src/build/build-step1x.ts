@@ -70,8 +70,8 @@ export function step1xParameterTables(config: Step1XConfig, options: BuildOption
 export async function buildStep1XModels(input: Step1XBuildInput): Promise<ModelsManifest> {
   const { config, options, outDir } = input;
   const graphs = step1xGraphs(config, options);
-  checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, input.source.dit ?? 'DiT checkpoint');
-  checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, input.source.vae ?? 'VAE checkpoint');
+  checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, { sourceName: input.source.dit ?? 'DiT checkpoint' });
+  checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, { sourceName: input.source.vae ?? 'VAE checkpoint' });
 
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];

@@ -5,7 +5,7 @@ import { workspaceRoot } from '@step1x/tensors';
 import { BuildOptions, DEFAULT_BUILD_OPTIONS } from '../graph/module';
 import { Step1XConfig, parseStep1XConfig } from '../models/config';
 import { BUILDER_VERSION } from '../export/onnx-writer';
-import { InMemoryWeights } from '../export/safetensors-weights';
+import { InMemoryWeights } from '../export/weight-provider';
 import { DEFAULT_TINY_SEED, randomStateDict } from '../weights/random-init';
 import { ModelsManifest, buildStep1XModels, step1xParameterTables } from './build-step1x';
 import tinyConfig from '../configs/step1x-tiny.json';
@@ -18,7 +18,7 @@ export function namedConfig(name: ConfigName): Step1XConfig {
 }
 
 function inMemory(tensors: Map<string, Float32Array>, table: ReadonlyMap<string, readonly number[]>): InMemoryWeights {
-  return new InMemoryWeights(new Map([...tensors].map(([name, data]) => [name, { shape: table.get(name)!, data }])));
+  return new InMemoryWeights(new Map([...tensors].map(([name, values]) => [name, { shape: table.get(name)!, values }])));
 }
 
 /**

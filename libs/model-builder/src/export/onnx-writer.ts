@@ -1,7 +1,9 @@
-import { closeSync, openSync, writeSync, ftruncateSync } from 'node:fs';
-import { basename } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { DTYPE_BYTES, DType, transcode } from '@step1x/tensors';
 import { GraphBuilder } from '../graph/graph-builder';
-import { ELEM_TYPE_BYTES, TensorProtoData, encodeModel } from '../onnx/onnx-proto';
+import { ElemType, TensorProtoData, encodeModel } from '../onnx/onnx-proto';
+import { ExternalDataWriter } from './external-data';
+import { TensorByteSource } from './tensor-sources';
 import { WeightProvider } from './weight-provider';
 
 export const BUILDER_VERSION = '0.1.0';
@@ -18,45 +20,27 @@ export interface WriteModelOptions {
   readonly metadata?: Record<string, string>;
 }
 
-/** Large tensors start on 64 KiB boundaries so ONNX Runtime can memory-map them. */
-const ALIGN_LARGE = 64 * 1024;
-const LARGE_TENSOR = 1024 * 1024;
+const STORED_DTYPE: Partial<Record<ElemType, DType>> = { float32: 'F32', float16: 'F16' };
 
 /** Serialises a graph with its parameters pulled from `weights`; returns the files written. */
 export function writeOnnxModel(graph: GraphBuilder, opts: WriteModelOptions): string[] {
   const external = opts.externalData ?? true;
   const dataPath = `${opts.path}.data`;
   const initializers: TensorProtoData[] = [...graph.constants];
-  const fd = external ? openSync(dataPath, 'w') : -1;
-  let offset = 0;
+  const writer = external ? new ExternalDataWriter(dataPath) : undefined;
   try {
     for (const p of graph.parameters.values()) {
-      const length = p.shape.reduce((a, b) => a * b, 1) * ELEM_TYPE_BYTES[p.elemType];
-      if (external) {
-        const align = length >= LARGE_TENSOR ? ALIGN_LARGE : 16;
-        offset = Math.ceil(offset / align) * align;
-        let pos = offset;
-        opts.weights.stream(p.name, p.elemType, (chunk) => {
-          writeSync(fd, chunk, 0, chunk.length, pos);
-          pos += chunk.length;
-        });
-        if (pos - offset !== length) throw new Error(`${p.name}: provider wrote ${pos - offset} bytes, expected ${length}`);
-        initializers.push({ name: p.name, elemType: p.elemType, dims: p.shape, external: { location: basename(dataPath), offset, length } });
-        offset = pos;
+      const to = STORED_DTYPE[p.elemType];
+      if (!to) throw new Error(`${p.name}: parameters of type ${p.elemType} are not supported`);
+      const source = opts.weights.source(p.name);
+      if (writer) {
+        initializers.push({ name: p.name, elemType: p.elemType, dims: p.shape, external: writer.appendTensor(source, to) });
       } else {
-        const raw = new Uint8Array(length);
-        let pos = 0;
-        opts.weights.stream(p.name, p.elemType, (chunk) => {
-          raw.set(chunk, pos);
-          pos += chunk.length;
-        });
-        if (pos !== length) throw new Error(`${p.name}: provider wrote ${pos} bytes, expected ${length}`);
-        initializers.push({ name: p.name, elemType: p.elemType, dims: p.shape, raw });
+        initializers.push({ name: p.name, elemType: p.elemType, dims: p.shape, raw: readConverted(source, to) });
       }
     }
-    if (external) ftruncateSync(fd, offset);
   } finally {
-    if (fd >= 0) closeSync(fd);
+    writer?.close();
   }
   const bytes = encodeModel({
     graphName: graph.name,
@@ -68,11 +52,17 @@ export function writeOnnxModel(graph: GraphBuilder, opts: WriteModelOptions): st
     producerVersion: BUILDER_VERSION,
     metadata: opts.metadata ?? {},
   });
-  const mfd = openSync(opts.path, 'w');
-  try {
-    writeSync(mfd, bytes);
-  } finally {
-    closeSync(mfd);
-  }
+  writeFileSync(opts.path, bytes);
   return external ? [opts.path, dataPath] : [opts.path];
+}
+
+/** A whole (small) tensor converted in memory, for models stored inline. */
+function readConverted(source: TensorByteSource, to: DType): Uint8Array {
+  const raw = new Uint8Array(source.byteLength);
+  source.readInto(raw, 0);
+  if (source.dtype === to) return raw;
+  const count = source.byteLength / DTYPE_BYTES[source.dtype];
+  const out = new Uint8Array(count * DTYPE_BYTES[to]);
+  transcode(raw, source.dtype, out, to, count);
+  return out;
 }

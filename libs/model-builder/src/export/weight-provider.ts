@@ -1,52 +1,38 @@
-import { ElemType } from '../onnx/onnx-proto';
+import { DType, TensorSpec } from '@step1x/tensors';
+import { TensorByteSource, memorySourceOf } from './tensor-sources';
+import { ParameterTable } from '../weights/tensor-table';
+import { StrictLoadOptions, loadStateDictStrict } from '../weights/state-dict';
 
 /**
- * Where parameter bytes come from when a graph is written: a checkpoint on disk, or tensors made in memory.
- * Data is pulled one tensor at a time, in chunks, so a provider never needs a whole checkpoint in memory.
+ * Where parameter bytes come from when a graph is written: a `Checkpoint` on disk, or tensors made in memory.
+ * Data is pulled one tensor at a time in bounded chunks, so no provider needs a whole checkpoint in memory.
  */
 export interface WeightProvider {
-  /** Every tensor name the provider holds (used for strict loading). */
-  names(): Iterable<string>;
-  /** The stored shape, or undefined when the provider has no such tensor. */
-  shapeOf(name: string): readonly number[] | undefined;
-  /** Writes the tensor converted to `elemType`, in order, through `sink`, in chunks of bounded size. */
-  stream(name: string, elemType: ElemType, sink: (chunk: Uint8Array) => void): void;
-}
-
-export class StrictLoadError extends Error {
-  readonly code = 'strict_load_failed';
-  constructor(
-    readonly missing: string[],
-    readonly unexpected: string[],
-    readonly misshaped: { name: string; expected: readonly number[]; actual: readonly number[] }[],
-    source: string,
-  ) {
-    const lines = [
-      ...missing.map((n) => `missing: ${n}`),
-      ...unexpected.map((n) => `unexpected: ${n}`),
-      ...misshaped.map((m) => `misshaped: ${m.name} expected [${m.expected.join(', ')}] got [${m.actual.join(', ')}]`),
-    ];
-    super(`${source} does not match the model definition:\n  ${lines.join('\n  ')}`);
-  }
+  /** Every tensor name with its stored dtype and shape (what strict loading compares). */
+  readonly tensors: ReadonlyMap<string, TensorSpec>;
+  /** Range reads of one tensor's stored bytes. */
+  source(name: string): TensorByteSource;
 }
 
 /**
- * Strict loading: the provider's tensors must be exactly the expected ones, with the expected shapes.
- * `ignore` names tensors the checkpoint may carry that no graph uses (e.g. Qwen's lm_head).
+ * Strict loading: the provider's tensors must be exactly the expected ones with the expected shapes; throws
+ * `StateDictMismatchError` naming every missing, unexpected, misshaped or mistyped tensor.
  */
-export function checkStrict(
-  expected: ReadonlyMap<string, readonly number[]>,
-  provider: WeightProvider,
-  source: string,
-  ignore: (name: string) => boolean = () => false,
-): void {
-  const missing: string[] = [];
-  const misshaped: { name: string; expected: readonly number[]; actual: readonly number[] }[] = [];
-  for (const [name, shape] of expected) {
-    const actual = provider.shapeOf(name);
-    if (!actual) missing.push(name);
-    else if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) misshaped.push({ name, expected: shape, actual });
+export function checkStrict(expected: ParameterTable, provider: WeightProvider, options: StrictLoadOptions = {}): void {
+  loadStateDictStrict(expected, provider, options);
+}
+
+/** Float32 tensors held in memory (random tiny models, tests). */
+export class InMemoryWeights implements WeightProvider {
+  readonly tensors: ReadonlyMap<string, TensorSpec>;
+
+  constructor(private readonly data: ReadonlyMap<string, { shape: readonly number[]; values: Float32Array }>) {
+    this.tensors = new Map([...data].map(([name, t]) => [name, { dtype: 'F32' as DType, shape: t.shape }]));
   }
-  const unexpected = [...provider.names()].filter((n) => !expected.has(n) && !ignore(n));
-  if (missing.length || unexpected.length || misshaped.length) throw new StrictLoadError(missing, unexpected, misshaped, source);
+
+  source(name: string): TensorByteSource {
+    const t = this.data.get(name);
+    if (!t) throw new Error(`no tensor ${name}`);
+    return memorySourceOf(t.values, t.shape);
+  }
 }
