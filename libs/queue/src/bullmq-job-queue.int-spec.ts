@@ -89,8 +89,8 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     // Same job id again: no second job.
     await queue.enqueueEdit({ editId: interactive[0], tenantId: 't' }, 'interactive');
     assert.equal((await queue.depth()).total, 5);
-    assert.equal(await queue.removeQueuedEdit(interactive[1]), true);
-    assert.equal(await queue.removeQueuedEdit(interactive[1]), false);
+    assert.equal(await queue.removeQueuedEdit(interactive[1]), 'removed');
+    assert.equal(await queue.removeQueuedEdit(interactive[1]), 'absent');
     assert.equal(await queue.queuePosition(interactive[2], 'interactive'), 2);
     assert.equal((await queue.depth()).interactive, 2);
     await queue.close();
@@ -125,7 +125,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'interactive');
     await handler.started;
-    assert.equal(await queue.removeQueuedEdit(editId), false);
+    assert.equal(await queue.removeQueuedEdit(editId), 'taken');
     assert.equal(await queue.queuePosition(editId, 'interactive'), null);
     await publisherSide.publish({ editId, requestedAt: new Date().toISOString() });
     await untilTrue(() => handler.aborted.length === 1, 'the abort signal');

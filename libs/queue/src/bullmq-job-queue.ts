@@ -6,7 +6,7 @@ import {
   type DeliverWebhookPayload,
   type EditImagePayload,
 } from '@step1x/contracts';
-import type { EnqueueWebhookOptions, JobQueue, Lane, QueueDepth } from './job-queue.port';
+import type { EnqueueWebhookOptions, JobQueue, Lane, QueueDepth, RemoveQueuedResult } from './job-queue.port';
 import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
 import { RedisKeys } from './redis-keys';
 
@@ -62,16 +62,16 @@ export class BullmqJobQueue implements JobQueue {
     });
   }
 
-  async removeQueuedEdit(editId: string): Promise<boolean> {
+  async removeQueuedEdit(editId: string): Promise<RemoveQueuedResult> {
     const job = await this.edit.getJob(editId);
-    if (!job) return false;
+    if (!job) return 'absent';
     const state = await job.getState();
-    if (state !== 'prioritized' && state !== 'waiting' && state !== 'delayed') return false;
+    if (state !== 'prioritized' && state !== 'waiting' && state !== 'delayed') return 'taken';
     try {
       // Removal fails (0 or an error) when a worker locked the job between getState and now.
-      return (await this.edit.remove(editId)) === 1;
+      return (await this.edit.remove(editId)) === 1 ? 'removed' : 'taken';
     } catch {
-      return false;
+      return 'taken';
     }
   }
 

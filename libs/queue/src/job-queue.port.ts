@@ -3,6 +3,8 @@ import type { CancelEditMessage, DeliverWebhookPayload, EditImagePayload, Priori
 /** The two edit lanes: every interactive edit is taken before any batch edit (CONTRACT.md `priority`). */
 export type Lane = Priority;
 
+export type RemoveQueuedResult = 'removed' | 'taken' | 'absent';
+
 export interface QueueDepth {
   /** Queued edits per lane (waiting to be taken by a worker). */
   interactive: number;
@@ -22,8 +24,11 @@ export interface EnqueueWebhookOptions {
 export interface JobQueue {
   /** Queues an edit in its lane; the job id is the edit id, so a second enqueue of one edit is a no-op. */
   enqueueEdit(payload: EditImagePayload, lane: Lane): Promise<void>;
-  /** Removes an edit that no worker has taken yet; false when it is running, finished or unknown. */
-  removeQueuedEdit(editId: string): Promise<boolean>;
+  /**
+   * Removes an edit no worker has taken yet: `removed`; `taken` when a worker holds it (or just finished it);
+   * `absent` when BullMQ has no such job (never enqueued, or already cleaned up).
+   */
+  removeQueuedEdit(editId: string): Promise<RemoveQueuedResult>;
   /** 1-based position within its lane while waiting, else null. */
   queuePosition(editId: string, lane: Lane): Promise<number | null>;
   depth(): Promise<QueueDepth>;

@@ -228,12 +228,12 @@ describe('Redis small stores (real redis-server)', () => {
   it('records delivery attempts in order and remembers uploads', async () => {
     const log = new RedisDeliveryLog(redis, keys, 30);
     const attempt = {
-      messageId: 'msg_1', type: 'edit.completed', attempt: 0, at: new Date().toISOString(), durationMs: 12,
-      statusCode: 500, outcome: 'retrying' as const, error: null, nextAttemptAt: null,
+      message_id: 'msg_1', type: 'edit.completed', attempt: 1, at: new Date().toISOString(), duration_ms: 12,
+      status: 500, error: { code: 'unexpected_status', message: 'HTTP 500' }, next_retry_at: new Date().toISOString(),
     };
     await log.record('edit_A', attempt);
-    await log.record('edit_A', { ...attempt, attempt: 1, statusCode: 200, outcome: 'delivered' });
-    assert.deepEqual((await log.list('edit_A')).map((a) => a.attempt), [0, 1]);
+    await log.record('edit_A', { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null });
+    assert.deepEqual(await log.list('edit_A'), [attempt, { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null }]);
     assert.ok((await redis.ttl(keys.editDeliveries('edit_A'))) > 0);
     const uploads = new RedisUploadStore(redis, keys);
     const upload = { tenantId: 'acme', contentType: 'image/png', size: 10, expiresAt: new Date(Date.now() + 60_000).toISOString() };

@@ -4,8 +4,8 @@ import { hashApiKey, RedisKeys } from './redis-keys';
 import type {
   ApiKeySeed,
   ApiKeyStore,
-  DeliveryAttempt,
   DeliveryLog,
+  DeliveryLogEntry,
   IdempotencyBegin,
   IdempotencyStore,
   UploadRecord,
@@ -123,18 +123,18 @@ export class RedisDeliveryLog implements DeliveryLog {
     private readonly retentionDays: number,
   ) {}
 
-  async record(editId: string, attempt: DeliveryAttempt): Promise<void> {
+  async record(editId: string, entry: DeliveryLogEntry): Promise<void> {
     const key = this.keys.editDeliveries(editId);
     await this.redis
       .multi()
-      .rpush(key, JSON.stringify(attempt))
+      .rpush(key, JSON.stringify(entry))
       .expire(key, Math.round(this.retentionDays * DAY_S))
       .exec();
   }
 
-  async list(editId: string): Promise<DeliveryAttempt[]> {
+  async list(editId: string): Promise<DeliveryLogEntry[]> {
     const items = await this.redis.lrange(this.keys.editDeliveries(editId), 0, -1);
-    return items.map((item) => JSON.parse(item) as DeliveryAttempt);
+    return items.map((item) => JSON.parse(item) as DeliveryLogEntry);
   }
 }
 

@@ -107,23 +107,25 @@ export interface WebhookSecretStore {
   get(tenantId: string): Promise<string | null>;
 }
 
-/** One delivery attempt of one webhook event (every attempt is recorded, CONTRACT.md Webhooks). */
-export interface DeliveryAttempt {
-  messageId: string;
+/**
+ * One delivery attempt of one webhook event (every attempt is recorded, CONTRACT.md Webhooks). The fields after
+ * `type` are those of `@step1x/webhooks`' `DeliveryAttempt`, so the worker stores `{ message_id, type, ...record }`.
+ */
+export interface DeliveryLogEntry {
+  message_id: string;
   type: string;
-  /** 0-based. */
+  /** 1-based. */
   attempt: number;
   at: string;
-  durationMs: number;
-  statusCode: number | null;
-  outcome: 'delivered' | 'retrying' | 'gave_up';
-  error: string | null;
-  nextAttemptAt: string | null;
+  status: number | null;
+  duration_ms: number;
+  error: { code: string; message: string } | null;
+  next_retry_at: string | null;
 }
 
 export interface DeliveryLog {
-  record(editId: string, attempt: DeliveryAttempt): Promise<void>;
-  list(editId: string): Promise<DeliveryAttempt[]>;
+  record(editId: string, entry: DeliveryLogEntry): Promise<void>;
+  list(editId: string): Promise<DeliveryLogEntry[]>;
 }
 
 export interface UploadRecord {
