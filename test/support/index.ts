@@ -1,1 +1,6 @@
-export {};
+export * from './free-port';
+export * from './managed-process';
+export * from './redis-server';
+export * from './s3rver';
+export * from './webhook-receiver';
+export * from './netns';
