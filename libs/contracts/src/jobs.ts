@@ -32,8 +32,9 @@ export interface EditImagePayload {
 }
 
 /**
- * One webhook event to deliver. `body` is the exact JSON text to sign and send, so every retry sends the same bytes
- * under the same `messageId` (`webhook-id`). Attempt n (0-based) is BullMQ's attemptsMade or the sender's counter.
+ * One delivery attempt of one webhook event. `body` is the exact JSON text to sign and send, so every retry sends
+ * the same bytes under the same `messageId` (`webhook-id`). Each retry is a new job (`<messageId>.<attempt>`),
+ * delayed by the sender's retry plan.
  */
 export interface DeliverWebhookPayload {
   messageId: string;
@@ -42,7 +43,7 @@ export interface DeliverWebhookPayload {
   type: WebhookEventType;
   url: string;
   body: string;
-  /** 0-based number of this delivery attempt; a retry re-enqueues with attempt + 1. */
+  /** 1-based number of this attempt (as `WebhookSender.deliver` counts); a retry enqueues `plan.attempt`. */
   attempt: number;
 }
 

@@ -162,12 +162,12 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const messageId = newWebhookMessageId();
     const payload = {
       messageId, tenantId: 't', editId: newEditId(), type: 'edit.completed' as const,
-      url: 'http://127.0.0.2/hook', body: '{}', attempt: 0,
+      url: 'http://127.0.0.2/hook', body: '{}', attempt: 1,
     };
     await queue.enqueueWebhook(payload, { delayMs: 60_000 });
-    await queue.enqueueWebhook({ ...payload, attempt: 1 }, { delayMs: 60_000 });
+    await queue.enqueueWebhook({ ...payload, attempt: 2 }, { delayMs: 60_000 });
     const delayed = await command.zrange(`${keys.bullPrefix()}:webhook:delayed`, 0, -1);
-    assert.deepEqual(delayed.sort(), [`${messageId}.0`, `${messageId}.1`]);
+    assert.deepEqual(delayed.sort(), [`${messageId}.1`, `${messageId}.2`]);
     await queue.close();
   });
 });

@@ -1,0 +1,71 @@
+import type {
+  ApiKeyStore,
+  CancelBus,
+  EditRepository,
+  IdempotencyStore,
+  JobQueue,
+  UploadStore,
+  WebhookSecretStore,
+} from '@step1x/queue';
+import type { ObjectStore } from '@step1x/storage';
+
+/** Downloads an `image_url` through the egress guard. Throws `ApiError` (422/413) for a bad URL or answer. */
+export interface ImageFetcher {
+  fetch(url: string): Promise<{ bytes: Buffer; contentType: string | null }>;
+}
+
+/** Refuses a `webhook_url` whose host is not allowed, before the edit is accepted. Throws `ApiError` 422. */
+export interface UrlChecker {
+  check(url: string): Promise<void>;
+}
+
+/** Decodes and checks an input image. Throws `ApiError` 422 (`invalid_image`, `image_too_large`, …). */
+export interface ImageInspector {
+  inspect(bytes: Uint8Array): Promise<{ width: number; height: number }>;
+}
+
+/** An extra readiness condition, e.g. "the embedded worker has its models warm". */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+/** Everything the API talks to, as ports; `createApiDeps` builds the real adapters, tests may swap any. */
+export interface ApiDeps {
+  edits: EditRepository;
+  idempotency: IdempotencyStore;
+  apiKeys: ApiKeyStore;
+  webhookSecrets: WebhookSecretStore;
+  uploads: UploadStore;
+  jobQueue: JobQueue;
+  cancelBus: Pick<CancelBus, 'publish'>;
+  objectStore: ObjectStore;
+  imageFetcher: ImageFetcher;
+  urlChecker: UrlChecker;
+  imageInspector: ImageInspector;
+  /** Checked by /readyz besides Redis and S3. @defaultValue [] */
+  readiness?: ReadinessCheck[];
+  /** S3 reachability for /readyz. @defaultValue a HEAD of a probe key */
+  pingObjectStore?: () => Promise<void>;
+}
+
+export const DEPS = {
+  edits: Symbol('EditRepository'),
+  idempotency: Symbol('IdempotencyStore'),
+  apiKeys: Symbol('ApiKeyStore'),
+  webhookSecrets: Symbol('WebhookSecretStore'),
+  uploads: Symbol('UploadStore'),
+  jobQueue: Symbol('JobQueue'),
+  cancelBus: Symbol('CancelBus'),
+  objectStore: Symbol('ObjectStore'),
+  imageFetcher: Symbol('ImageFetcher'),
+  urlChecker: Symbol('UrlChecker'),
+  imageInspector: Symbol('ImageInspector'),
+  readiness: Symbol('ReadinessChecks'),
+  pingObjectStore: Symbol('PingObjectStore'),
+  config: Symbol('AppConfig'),
+  clock: Symbol('Clock'),
+} as const;
+
+/** Injected so tests can steer time; production uses `() => new Date()`. */
+export type Clock = () => Date;

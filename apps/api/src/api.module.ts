@@ -1,0 +1,58 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import type { AppConfig } from '@step1x/config';
+import { DEPS, type ApiDeps, type Clock } from './api-deps';
+import { CompletionWebhook } from './edits/completion-webhook';
+import { EditPresenter } from './edits/edit-presenter';
+import { EditsController } from './edits/edits.controller';
+import { EditsService } from './edits/edits.service';
+import { ImageIntakeService } from './edits/image-intake.service';
+import { HealthController } from './health/health.controller';
+import { DocsController, OPENAPI_DOCUMENT } from './openapi/docs.controller';
+import { BearerAuthGuard } from './http/auth.guard';
+import { MetricsRegistry } from './metrics/metrics-registry';
+import { UploadsController } from './uploads/uploads.controller';
+import { UploadsService } from './uploads/uploads.service';
+import { WebhookSecretController } from './webhooks/webhook-secret.controller';
+
+/** Registries are plain arrays (style (a)): every controller and service of the API, in one place. */
+export const API_CONTROLLERS = [EditsController, UploadsController, WebhookSecretController, HealthController, DocsController];
+export const API_SERVICES = [EditsService, ImageIntakeService, EditPresenter, CompletionWebhook, UploadsService, BearerAuthGuard];
+
+export interface ApiModuleOptions {
+  config: AppConfig;
+  deps: ApiDeps;
+  metrics: MetricsRegistry;
+  clock: Clock;
+  /** Filled once the app exists (the document is built from its routes). */
+  openApi: { current: OpenAPIObject | null };
+}
+
+@Module({})
+export class ApiModule {
+  static forRoot({ config, deps, metrics, clock, openApi }: ApiModuleOptions): DynamicModule {
+    const ports: Provider[] = [
+      { provide: DEPS.config, useValue: config },
+      { provide: DEPS.clock, useValue: clock },
+      { provide: MetricsRegistry, useValue: metrics },
+      { provide: OPENAPI_DOCUMENT, useValue: openApi },
+      { provide: DEPS.edits, useValue: deps.edits },
+      { provide: DEPS.idempotency, useValue: deps.idempotency },
+      { provide: DEPS.apiKeys, useValue: deps.apiKeys },
+      { provide: DEPS.webhookSecrets, useValue: deps.webhookSecrets },
+      { provide: DEPS.uploads, useValue: deps.uploads },
+      { provide: DEPS.jobQueue, useValue: deps.jobQueue },
+      { provide: DEPS.cancelBus, useValue: deps.cancelBus },
+      { provide: DEPS.objectStore, useValue: deps.objectStore },
+      { provide: DEPS.imageFetcher, useValue: deps.imageFetcher },
+      { provide: DEPS.urlChecker, useValue: deps.urlChecker },
+      { provide: DEPS.imageInspector, useValue: deps.imageInspector },
+      { provide: DEPS.readiness, useValue: deps.readiness ?? [] },
+      {
+        provide: DEPS.pingObjectStore,
+        useValue: deps.pingObjectStore ?? (async () => void (await deps.objectStore.head('.readyz-probe'))),
+      },
+    ];
+    return { module: ApiModule, controllers: API_CONTROLLERS, providers: [...ports, ...API_SERVICES] };
+  }
+}

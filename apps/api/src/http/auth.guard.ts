@@ -1,0 +1,41 @@
+import { createParamDecorator, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ApiError, ErrorCode } from '@step1x/contracts';
+import type { ApiKeyStore } from '@step1x/queue';
+import { DEPS } from '../api-deps';
+
+type AuthedRequest = FastifyRequest & { tenantId?: string };
+
+const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
+
+/** `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. */
+@Injectable()
+export class BearerAuthGuard implements CanActivate {
+  constructor(@Inject(DEPS.apiKeys) private readonly apiKeys: ApiKeyStore) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<AuthedRequest>();
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? BEARER.exec(header) : null;
+    if (!match) {
+      throw new ApiError(ErrorCode.Unauthorized, 'send Authorization: Bearer <api key>', {
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      });
+    }
+    const tenantId = await this.apiKeys.tenantForKey(match[1]);
+    if (!tenantId) {
+      throw new ApiError(ErrorCode.Unauthorized, 'the API key is not valid', {
+        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      });
+    }
+    request.tenantId = tenantId;
+    return true;
+  }
+}
+
+/** The authenticated tenant of the request (set by BearerAuthGuard). */
+export const Tenant = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
+  const tenantId = context.switchToHttp().getRequest<AuthedRequest>().tenantId;
+  if (!tenantId) throw new ApiError(ErrorCode.Unauthorized, 'not authenticated');
+  return tenantId;
+});
