@@ -1,6 +1,8 @@
-// Error codes match CONTRACT.md's 422/413 codes so the API can answer with `error.code` unchanged.
+// Error codes are the contract's 422/413 codes, so the API can answer with `error.code` unchanged.
+import { ErrorCode } from '@step1x/contracts';
 
-export type EgressErrorCode = 'url_not_allowed' | 'url_fetch_failed' | 'payload_too_large';
+export type EgressErrorCode =
+  typeof ErrorCode.UrlNotAllowed | typeof ErrorCode.UrlFetchFailed | typeof ErrorCode.PayloadTooLarge;
 
 export type UrlNotAllowedReason = 'invalid_url' | 'scheme' | 'address';
 export type UrlFetchFailedReason = 'dns' | 'connect' | 'timeout' | 'too_many_redirects' | 'protocol' | 'aborted';
@@ -19,7 +21,7 @@ export abstract class EgressError extends Error {
 }
 
 export class UrlNotAllowedError extends EgressError {
-  readonly code = 'url_not_allowed';
+  readonly code = ErrorCode.UrlNotAllowed;
 
   constructor(
     readonly reason: UrlNotAllowedReason,
@@ -34,7 +36,7 @@ export class UrlNotAllowedError extends EgressError {
 }
 
 export class UrlFetchFailedError extends EgressError {
-  readonly code = 'url_fetch_failed';
+  readonly code = ErrorCode.UrlFetchFailed;
 
   constructor(
     readonly reason: UrlFetchFailedReason,
@@ -48,7 +50,7 @@ export class UrlFetchFailedError extends EgressError {
 }
 
 export class PayloadTooLargeError extends EgressError {
-  readonly code = 'payload_too_large';
+  readonly code = ErrorCode.PayloadTooLarge;
 
   constructor(
     url: string,

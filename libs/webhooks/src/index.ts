@@ -2,7 +2,6 @@ export * from './ip-address';
 export * from './address-policy';
 export * from './egress-errors';
 export * from './egress-guard';
-export * from './ulid';
 export * from './signer';
 export * from './webhook-event';
 export * from './retry-schedule';

@@ -1,11 +1,10 @@
 // Standard Webhooks v1 signing (CONTRACT.md "Webhooks"): `v1,<base64 HMAC-SHA256>` over
 // "{webhook-id}.{webhook-timestamp}.{body}", keyed with the base64-decoded bytes after `whsec_`.
 import { createHmac, randomBytes } from 'node:crypto';
-import { ulid } from './ulid';
+import { newWebhookMessageId } from '@step1x/contracts';
 
 export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 export const WEBHOOK_SECRET_BYTES = 32;
-export const WEBHOOK_ID_PREFIX = 'msg_';
 
 export class InvalidWebhookSecretError extends Error {
   readonly code = 'invalid_webhook_secret';
@@ -35,9 +34,9 @@ export function decodeWebhookSecret(secret: string): Buffer {
   return key;
 }
 
-/** `msg_<ulid>`: one per event, reused by every retry of that event. */
+/** `msg_<ulid>`: one per event, reused by every retry of that event (the contracts' generator). */
 export function newWebhookId(): string {
-  return WEBHOOK_ID_PREFIX + ulid();
+  return newWebhookMessageId();
 }
 
 export interface SignatureInput {
