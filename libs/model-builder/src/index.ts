@@ -16,3 +16,8 @@ export * from './weights/synthetic-checkpoint';
 export * from './export/external-data';
 export * from './build/tiny-models';
 export * from './export/tensor-sources';
+export * from './models/qwen2_5_vl/qwen-config';
+export * from './models/qwen2_5_vl/qwen-graphs';
+export * from './models/qwen2_5_vl/qwen-weights';
+export * from './build/build-qwen';
+export * from './build/tiny-qwen-models';

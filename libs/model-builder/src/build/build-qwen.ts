@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BuildOptions } from '../graph/module';
+import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
+import { WeightProvider } from '../export/weight-provider';
+import { QwenConfig } from '../models/qwen2_5_vl/qwen-config';
+import { QwenGraphName, QwenGraphOptions, buildQwenGraphs } from '../models/qwen2_5_vl/qwen-graphs';
+import { checkQwenWeights } from '../models/qwen2_5_vl/qwen-weights';
+
+export const QWEN_MODELS_FORMAT = 'qwen25vl-models/1';
+/** Written beside the graphs; separate from the Step1X `manifest.json`, so both builds can share one folder. */
+export const QWEN_MANIFEST_FILE = 'qwen-manifest.json';
+
+export interface QwenBuildInput {
+  readonly config: QwenConfig;
+  /** Every `model.visual.*` and `model.language_model.*` tensor under hf5 names (see `openQwenCheckpoint`). */
+  readonly weights: WeightProvider;
+  readonly outDir: string;
+  readonly options: BuildOptions;
+  /** Human-readable origin of the weights, recorded in the manifest. @defaultValue 'weights' */
+  readonly source?: string;
+  /** @defaultValue true (needed past protobuf's 2 GB: the 7B embedding alone is 1–2 GB) */
+  readonly externalData?: boolean;
+  readonly graphOptions?: QwenGraphOptions;
+}
+
+/** What a Qwen build adds to a models folder (the caller may merge it into its own manifest). */
+export interface QwenModelsManifest {
+  format: typeof QWEN_MODELS_FORMAT;
+  builder_version: string;
+  dtype: BuildOptions['precision'];
+  attention: BuildOptions['attention'];
+  debug_outputs: boolean;
+  config: QwenConfig;
+  source: string;
+  graphs: Record<QwenGraphName, string>;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 8 * 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Builds `qwen_vision.onnx` and `qwen_llm.onnx`, loads the weights strictly (every tensor used except `lm_head.*`,
+ * every parameter present with its shape) and writes `qwen-manifest.json` with the sha256 of every file.
+ */
+export async function buildQwenModels(input: QwenBuildInput): Promise<QwenModelsManifest> {
+  const { config, options, outDir } = input;
+  const source = input.source ?? 'weights';
+  const graphs = buildQwenGraphs(config, options, input.graphOptions);
+  const expected = new Map<string, readonly number[]>();
+  for (const g of Object.values(graphs)) for (const p of g.parameters.values()) expected.set(p.name, p.shape);
+  checkQwenWeights(expected, input.weights, source);
+
+  mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  const graphFiles = {} as Record<QwenGraphName, string>;
+  for (const [name, graph] of Object.entries(graphs) as [QwenGraphName, (typeof graphs)[QwenGraphName]][]) {
+    const file = `${name}.onnx`;
+    graphFiles[name] = file;
+    written.push(
+      ...writeOnnxModel(graph, {
+        path: join(outDir, file),
+        weights: input.weights,
+        externalData: input.externalData,
+        metadata: { model: 'qwen2_5_vl', stage: name, dtype: options.precision },
+      }),
+    );
+  }
+  const files: QwenModelsManifest['files'] = {};
+  for (const path of written) {
+    files[path.slice(outDir.length + 1)] = { bytes: statSync(path).size, sha256: await sha256File(path) };
+  }
+  const manifest: QwenModelsManifest = {
+    format: QWEN_MODELS_FORMAT,
+    builder_version: BUILDER_VERSION,
+    dtype: options.precision,
+    attention: options.attention,
+    debug_outputs: input.graphOptions?.debugOutputs ?? false,
+    config,
+    source,
+    graphs: graphFiles,
+    files,
+  };
+  writeFileSync(join(outDir, QWEN_MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
