@@ -21,3 +21,4 @@ export * from './mllm/window-index';
 export * from './mllm/mrope-position-ids';
 export * from './mllm/qwen-image';
 export * from './mllm/mllm-inputs';
+export * from './mllm/mllm.stage';
