@@ -4,6 +4,7 @@ import { BuildOptions } from '@step1x/model-builder';
 import { CaseResult } from './case-result';
 import { MLLM_INPUTS_FORMAT, checkMllmInputsSet } from './mllm-inputs.check';
 import { checkStep1XTinySet } from './step1x-tiny.check';
+import { QWEN25VL_TINY_FORMAT, checkQwen25vlTinySet } from './qwen25vl-tiny.check';
 
 export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseResult[]>;
 
@@ -11,6 +12,7 @@ export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseRes
 const CHECKERS: Record<string, SetChecker> = {
   'step1x-tiny/1': checkStep1XTinySet,
   [MLLM_INPUTS_FORMAT]: (dir) => checkMllmInputsSet(dir),
+  [QWEN25VL_TINY_FORMAT]: checkQwen25vlTinySet,
 };
 
 export function registerGoldenFormat(format: string, checker: SetChecker): void {

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BUILDER_VERSION,
+  BuildOptions,
+  QWEN_MANIFEST_FILE,
+  QwenConfig,
+  QwenModelsManifest,
+  buildQwenModels,
+  openQwenCheckpoint,
+  qwenParameterTable,
+} from '@step1x/model-builder';
+import { InferenceSession, createOrtSession } from '@step1x/pipeline';
+import { workspaceRoot } from '@step1x/tensors';
+
+export interface QwenSessions {
+  readonly vision: InferenceSession;
+  readonly llm: InferenceSession;
+}
+
+/**
+ * Builds (or reuses from `.cache/golden-models/`) the two Qwen graphs from a golden directory's own config and one
+ * of its weight files, with the debug outputs the goldens store (vision_blocks_out, inputs_embeds,
+ * hidden_after_layer0). The cache key covers the builder version, config, options and the weight bytes.
+ */
+export async function buildQwenModelsForGoldenDir(
+  dir: string,
+  config: QwenConfig,
+  weightsFile: string,
+  options: BuildOptions,
+): Promise<{ modelsDir: string; manifest: QwenModelsManifest }> {
+  const weightsPath = join(dir, weightsFile);
+  const hash = createHash('sha256')
+    .update(BUILDER_VERSION)
+    .update(JSON.stringify({ config, options, debug: true }))
+    .update(readFileSync(weightsPath));
+  const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', `qwen-${hash.digest('hex').slice(0, 16)}`);
+  const manifestPath = join(modelsDir, QWEN_MANIFEST_FILE);
+  if (existsSync(manifestPath))
+    return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as QwenModelsManifest };
+  const weights = openQwenCheckpoint(weightsPath, qwenParameterTable(config, options));
+  // Build beside the final folder and rename, so a concurrent run never reads a half-written entry.
+  const staging = `${modelsDir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    const manifest = await buildQwenModels({
+      config,
+      weights,
+      outDir: staging,
+      options,
+      source: weightsPath,
+      externalData: false,
+      graphOptions: { debugOutputs: true },
+    });
+    try {
+      renameSync(staging, modelsDir);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
+    }
+    return { modelsDir, manifest };
+  } finally {
+    weights.close();
+  }
+}
+
+export async function openQwenSessions(modelsDir: string, manifest: QwenModelsManifest): Promise<QwenSessions> {
+  const vision = await createOrtSession(join(modelsDir, manifest.graphs.qwen_vision));
+  try {
+    return { vision, llm: await createOrtSession(join(modelsDir, manifest.graphs.qwen_llm)) };
+  } catch (err) {
+    await vision.release();
+    throw err;
+  }
+}
