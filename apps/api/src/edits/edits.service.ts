@@ -141,8 +141,9 @@ export class EditsService {
 
   private async acceptAndWait(command: CreateEditCommand, idempotencyToken: string | null): Promise<CreateEditResult> {
     await this.assertQueueHasRoom();
-    const image = await this.images.accept(command.tenantId, command.request.image, command.upload);
+    // Cheap refusals first: the webhook target is checked before the image is downloaded and decoded.
     if (command.request.fields.webhook_url) await this.urlChecker.check(command.request.fields.webhook_url);
+    const image = await this.images.accept(command.tenantId, command.request.image, command.upload);
     const record = await this.enqueue(command, image);
     const requestHash = this.requestHash(command, image);
     const complete = (statusCode: number) =>
