@@ -1,0 +1,267 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildPositionIds, buildRopeTables } from './dit/rope';
+import { packLatents, unpackLatents } from './dit/packing';
+import { prepareMllmInputs, MllmBranchInputs, MllmInputs } from './mllm/mllm-inputs';
+import { encodeMllmBranch, runQwenVision } from './mllm/mllm.stage';
+import { gaussianNoise } from './noise/gaussian-noise';
+import { vaeOutputToImage } from './postprocess/vae-output';
+import { decodeImage } from './preprocess/image-io';
+import { RgbImage } from './preprocess/image.types';
+import { resize } from './preprocess/resample';
+import { sizeLevelTarget } from './preprocess/size-level';
+import { imageToVaeInput } from './preprocess/vae-input';
+import { InferenceSession, SessionFactory, SessionOptions } from './runtime/inference-session.port';
+import { createOrtSession } from './runtime/ort-session';
+import { denoise } from './sampler/denoise';
+import { getSchedule } from './sampler/time-shift';
+import { QwenTokenizer } from './tokenizer/qwen-tokenizer';
+import { decodeLatent, encodeImage } from './vae/vae.stage';
+
+/** What the pipeline reads from the models folder's manifests (written by `step1x models build`). */
+interface Step1XManifest {
+  model_version: string;
+  dtype: string;
+  config: {
+    dit: { axes_dim: number[]; theta: number };
+    vae: { z_channels: number };
+    runtime: { max_length: number; version: 'v1.0' | 'v1.1'; cfg_guidance: number; timesteps_truncate: number; renorm_k: number };
+  };
+  graphs: Record<'connector' | 'dit' | 'vae_encoder' | 'vae_decoder', string>;
+  source: Record<string, string>;
+}
+
+interface QwenManifest {
+  config: { text: { hidden_size: number } };
+  graphs: Record<'qwen_vision' | 'qwen_llm', string>;
+}
+
+export interface PipelineLoadOptions extends SessionOptions {
+  /** How graphs are opened; tests may wrap it. @defaultValue ONNX Runtime */
+  readonly sessionFactory?: SessionFactory;
+}
+
+export interface EditProgress {
+  readonly step: number;
+  readonly total: number;
+}
+
+export interface EditRequest {
+  /** Encoded image bytes (PNG, JPEG, WebP, …) or decoded 8-bit RGB. */
+  readonly image: Uint8Array | RgbImage;
+  readonly instruction: string;
+  /** @defaultValue 42 (the official default) */
+  readonly seed?: number;
+  /** @defaultValue 28 */
+  readonly steps?: number;
+  /** CFG scale. @defaultValue 6.0 */
+  readonly guidance?: number;
+  /** Target area ≈ sizeLevel² for the DiT. @defaultValue 512 */
+  readonly sizeLevel?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: EditProgress) => void;
+}
+
+export interface EditTimings {
+  preprocessMs: number;
+  mllmMs: number;
+  vaeEncodeMs: number;
+  denoiseMs: number;
+  vaeDecodeMs: number;
+  postprocessMs: number;
+  totalMs: number;
+}
+
+export interface EditResult {
+  /** The edited image at the (oriented) source size. */
+  readonly image: RgbImage;
+  /** The size the DiT worked at (multiples of 16, area ≈ sizeLevel²). */
+  readonly workingSize: { width: number; height: number };
+  readonly seed: number;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly sizeLevel: number;
+  /** The 640-token window cut the instruction (DECISIONS §10). */
+  readonly truncated: boolean;
+  readonly timings: EditTimings;
+}
+
+export const EDIT_DEFAULTS = { seed: 42, steps: 28, guidance: 6.0, sizeLevel: 512 } as const;
+
+export class EditCanceledError extends Error {
+  readonly code = 'canceled';
+  constructor() {
+    super('the edit was canceled');
+  }
+}
+
+interface Sessions {
+  qwenVision: InferenceSession;
+  qwenLlm: InferenceSession;
+  connector: InferenceSession;
+  dit: InferenceSession;
+  vaeEncoder: InferenceSession;
+  vaeDecoder: InferenceSession;
+}
+
+/**
+ * Step1X-Edit v1.1 end to end, in the paper's order: the MLLM reads image + instruction (once per CFG branch), the
+ * sampler loops connector + DiT over the noisy latent beside the reference latent, the VAE decodes. Sessions are
+ * created once in `load` and reused by every `edit`; one pipeline runs one edit at a time.
+ */
+export class Step1XEditPipeline {
+  private busy = false;
+
+  private constructor(
+    private readonly sessions: Sessions,
+    private readonly tokenizer: QwenTokenizer,
+    private readonly manifest: Step1XManifest,
+    private readonly llmHidden: number,
+  ) {}
+
+  static async load(modelsDir: string, options: PipelineLoadOptions = {}): Promise<Step1XEditPipeline> {
+    const read = <T>(file: string): T => {
+      const path = join(modelsDir, file);
+      if (!existsSync(path)) throw new Error(`${path} not found: build the models with \`step1x models build\``);
+      return JSON.parse(readFileSync(path, 'utf8')) as T;
+    };
+    const manifest = read<Step1XManifest>('manifest.json');
+    const qwen = read<QwenManifest>('qwen-manifest.json');
+    const open = options.sessionFactory ?? createOrtSession;
+    const graph = (file: string) => open(join(modelsDir, file), options);
+    const sessions: Sessions = {
+      qwenVision: await graph(qwen.graphs.qwen_vision),
+      qwenLlm: await graph(qwen.graphs.qwen_llm),
+      connector: await graph(manifest.graphs.connector),
+      dit: await graph(manifest.graphs.dit),
+      vaeEncoder: await graph(manifest.graphs.vae_encoder),
+      vaeDecoder: await graph(manifest.graphs.vae_decoder),
+    };
+    const tokenizer = existsSync(join(modelsDir, 'tokenizer.json')) ? QwenTokenizer.fromDirectory(modelsDir) : QwenTokenizer.bundled();
+    return new Step1XEditPipeline(sessions, tokenizer, manifest, qwen.config.text.hidden_size);
+  }
+
+  /** Where the weights came from (recorded by the builder), e.g. to say that tiny random weights are in use. */
+  get weightSource(): Readonly<Record<string, string>> {
+    return this.manifest.source;
+  }
+
+  async edit(request: EditRequest): Promise<EditResult> {
+    if (this.busy) throw new Error('Step1XEditPipeline runs one edit at a time; create one pipeline per worker slot');
+    this.busy = true;
+    try {
+      return await this.run(request);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async run(request: EditRequest): Promise<EditResult> {
+    const seed = request.seed ?? EDIT_DEFAULTS.seed;
+    const steps = request.steps ?? EDIT_DEFAULTS.steps;
+    const guidance = request.guidance ?? EDIT_DEFAULTS.guidance;
+    const sizeLevel = request.sizeLevel ?? EDIT_DEFAULTS.sizeLevel;
+    const timer = new StageTimer();
+    const abortCheck = () => {
+      if (request.signal?.aborted) throw new EditCanceledError();
+    };
+
+    // 1. Preprocess: decode (limits, orientation, sRGB) and the size_level resize (Lanczos, multiples of 16).
+    const source = request.image instanceof Uint8Array ? await decodeImage(request.image) : request.image;
+    const working = sizeLevelTarget({ width: source.width, height: source.height }, sizeLevel);
+    const reference = resize(source, working.width, working.height, 'lanczos');
+    const mllmInputs = prepareMllmInputs(this.tokenizer, request.instruction, reference);
+    timer.lap('preprocessMs');
+    abortCheck();
+
+    // 2. Encode the prompt: the MLLM once per CFG branch (cond = instruction, uncond = empty, same image).
+    const { llmEmbedding, mask } = await this.encodePrompt(mllmInputs);
+    timer.lap('mllmMs');
+    abortCheck();
+
+    // 3. Prepare latents: the reference's VAE posterior mean and the seeded noise, both packed into 2×2 tokens.
+    const latentShape = { batch: 1, channels: this.manifest.config.vae.z_channels, height: working.height / 8, width: working.width / 8 };
+    const ref = await encodeImage(this.sessions.vaeEncoder, imageToVaeInput(reference), working.height, working.width);
+    const refTokens = packLatents(ref.latent, latentShape);
+    const noiseTokens = packLatents(gaussianNoise(seed, [1, latentShape.channels, latentShape.height, latentShape.width]), latentShape);
+    timer.lap('vaeEncodeMs');
+
+    // 4. Denoise: connector + DiT every step, CFG with the v1.1 renorm, Euler.
+    const rt = this.manifest.config.runtime;
+    const gridHeight = working.height / 16;
+    const gridWidth = working.width / 16;
+    const ids = buildPositionIds({ textLength: rt.max_length, gridHeight, gridWidth, version: rt.version });
+    const tokens = await denoise(this.sessions, {
+      noiseTokens,
+      refTokens,
+      llmEmbedding,
+      mask,
+      textTokens: rt.max_length,
+      timesteps: getSchedule(steps, gridHeight * gridWidth),
+      rope: buildRopeTables(ids, this.manifest.config.dit.axes_dim, this.manifest.config.dit.theta),
+      guidance: { guidance, truncate: rt.timesteps_truncate, renormK: rt.renorm_k },
+      signal: request.signal,
+      onStep: (s) => request.onProgress?.({ step: s.step, total: s.total }),
+    }).catch((err: unknown) => {
+      if ((err as { code?: string }).code === 'canceled') throw new EditCanceledError();
+      throw err;
+    });
+    timer.lap('denoiseMs');
+    abortCheck();
+
+    // 5. Decode, then back to the source size (bicubic, as the official `output_process_image`).
+    const decoded = await decodeLatent(this.sessions.vaeDecoder, unpackLatents(tokens, latentShape), [1, latentShape.channels, latentShape.height, latentShape.width]);
+    timer.lap('vaeDecodeMs');
+    const generated = vaeOutputToImage(decoded, working.height, working.width);
+    const image = resize(generated, source.width, source.height, 'bicubic');
+    timer.lap('postprocessMs');
+    return { image, workingSize: working, seed, steps, guidance, sizeLevel, truncated: mllmInputs.truncated, timings: timer.done() };
+  }
+
+  /** `[2, 640, D]` embeddings (cond, uncond) and their `[2, 640]` mask. */
+  private async encodePrompt(inputs: MllmInputs): Promise<{ llmEmbedding: Float32Array; mask: Uint8Array }> {
+    const vision = await runQwenVision(this.sessions.qwenVision, {
+      pixelValues: inputs.image.pixelValues,
+      grids: [inputs.image.grid],
+      layout: inputs.vision,
+      patchPositionIds: inputs.vision.patchPositionIds,
+    });
+    const branch = (b: MllmBranchInputs) =>
+      encodeMllmBranch(this.sessions.qwenLlm, {
+        inputIds: b.prompt.inputIds,
+        attentionMask: b.prompt.attentionMask,
+        positionIds: b.positions.positionIds,
+        imageEmbeds: vision.imageEmbeds,
+        hidden: vision.hidden,
+      }, this.manifest.config.runtime.max_length);
+    const cond = await branch(inputs.cond);
+    const uncond = await branch(inputs.uncond);
+    const llmEmbedding = new Float32Array(cond.embs.length * 2);
+    llmEmbedding.set(cond.embs, 0);
+    llmEmbedding.set(uncond.embs, cond.embs.length);
+    const mask = new Uint8Array(cond.masks.length * 2);
+    mask.set(cond.masks, 0);
+    mask.set(uncond.masks, cond.masks.length);
+    return { llmEmbedding, mask };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(Object.values(this.sessions).map((s) => s.release()));
+  }
+}
+
+class StageTimer {
+  private readonly start = performance.now();
+  private last = this.start;
+  private readonly laps: Partial<EditTimings> = {};
+
+  lap(name: Exclude<keyof EditTimings, 'totalMs'>): void {
+    const now = performance.now();
+    this.laps[name] = Math.round(now - this.last);
+    this.last = now;
+  }
+
+  done(): EditTimings {
+    return { preprocessMs: 0, mllmMs: 0, vaeEncodeMs: 0, denoiseMs: 0, vaeDecodeMs: 0, postprocessMs: 0, ...this.laps, totalMs: Math.round(performance.now() - this.start) };
+  }
+}
