@@ -187,6 +187,10 @@ export class EgressGuard {
       path: `${target.url.pathname}${target.url.search}`,
       method: hop.method,
       headers,
+      // Credentials in the URL become Basic auth (Node drops them otherwise); they never cross origins.
+      auth: target.url.username
+        ? `${decodeURIComponent(target.url.username)}:${decodeURIComponent(target.url.password)}`
+        : undefined,
       // The pin: whatever DNS says now, the socket connects to the address that was checked.
       lookup: pinnedLookup(target),
       // A fresh connection per hop, so no pooled socket to another address is reused.

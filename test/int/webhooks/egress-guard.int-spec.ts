@@ -72,6 +72,11 @@ describe('EgressGuard in a network namespace', () => {
     assert.ok(report.receiverPaths.includes('/pinned'));
   });
 
+  it('sends credentials from the URL as Basic auth', () => {
+    assert.deepEqual(report.results['credentials in URL'], { ok: true, status: 200 });
+    assert.equal(report.authorization, `Basic ${Buffer.from('user:p@ss').toString('base64')}`);
+  });
+
   it('caps redirects, body size and time with typed errors', () => {
     assert.equal(refused('redirect loop', 'url_fetch_failed').reason, 'too_many_redirects');
     refused('body over the cap', 'payload_too_large');

@@ -22,6 +22,8 @@ export interface ProbeReport {
   victimHits: string[];
   controlReachedVictim: boolean;
   receiverPaths: string[];
+  /** The Authorization header the receiver saw on /auth. */
+  authorization: string | null;
   ipv6Loopback: boolean;
 }
 
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
     'redirect loop': await attempt(guard, `${r}/loop`, { maxRedirects: 3 }),
     'body over the cap': await attempt(guard, `${r}/big`),
     'slow answer': await attempt(guard, `${r}/slow`, { timeoutMs: 300 }),
+    'credentials in URL': await attempt(guard, `http://user:p%40ss@127.0.0.2:${receiver.port}/auth`),
     'pinned name rebind.test': await attempt(pinnedGuard, 'http://rebind.test:' + receiver.port + '/pinned'),
   };
 
@@ -119,6 +122,7 @@ async function main(): Promise<void> {
     victimHits,
     controlReachedVictim,
     receiverPaths: receiver.requests.map((request) => request.path),
+    authorization: receiver.requests.find((request) => request.path === '/auth')?.headers.authorization ?? null,
     ipv6Loopback: victim6 !== null,
   };
   await Promise.all([victim.stop(), victim6?.stop(), receiver.stop()]);
