@@ -29,7 +29,11 @@ describe('API edits (e2e)', () => {
     await api.stop();
   });
 
-  const submit = async (fields: Record<string, string> = {}, headers: Record<string, string> = {}, tenant: 'acme' | 'globex' = 'acme') => {
+  const submit = async (
+    fields: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    tenant: 'acme' | 'globex' = 'acme',
+  ) => {
     const response = await api.call('/v1/edits', {
       method: 'POST',
       headers,
@@ -67,7 +71,13 @@ describe('API edits (e2e)', () => {
   it('accepts a JSON edit with image_url, fetched through the egress guard, and echoes the seed', async () => {
     const response = await api.call(
       '/v1/edits',
-      jsonInit({ instruction: 'make it night', image_url: images.urlFor('/cat.png'), seed: 1234, priority: 'batch', steps: 8 }),
+      jsonInit({
+        instruction: 'make it night',
+        image_url: images.urlFor('/cat.png'),
+        seed: 1234,
+        priority: 'batch',
+        steps: 8,
+      }),
     );
     assert.equal(response.status, 202);
     const edit = (await response.json()) as EditObject;
@@ -162,22 +172,38 @@ describe('API edits (e2e)', () => {
 
   it('pages the list newest first without gaps or repeats, and filters by status', async () => {
     for (let i = 0; i < 25; i++) await submit({ instruction: `edit number ${i}` });
-    const all = (await (await api.call('/v1/edits?limit=100')).json()) as { data: EditObject[]; next_cursor: string | null };
+    const all = (await (await api.call('/v1/edits?limit=100')).json()) as {
+      data: EditObject[];
+      next_cursor: string | null;
+    };
     assert.ok(all.data.length >= 25);
-    const sorted = [...all.data].sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1));
-    assert.deepEqual(all.data.map((e) => e.id), sorted.map((e) => e.id));
+    const sorted = [...all.data].sort((a, b) =>
+      a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1,
+    );
+    assert.deepEqual(
+      all.data.map((e) => e.id),
+      sorted.map((e) => e.id),
+    );
     const paged: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 40; page++) {
       const query: string = cursor ? `?limit=7&cursor=${cursor}` : '?limit=7';
-      const body = (await (await api.call(`/v1/edits${query}`)).json()) as { data: EditObject[]; next_cursor: string | null };
+      const body = (await (await api.call(`/v1/edits${query}`)).json()) as {
+        data: EditObject[];
+        next_cursor: string | null;
+      };
       assert.ok(body.data.length <= 7);
       paged.push(...body.data.map((e) => e.id));
       cursor = body.next_cursor;
       if (!cursor) break;
     }
-    assert.deepEqual(paged, all.data.map((e) => e.id));
-    const canceled = (await (await api.call('/v1/edits?status=canceled,failed&limit=100')).json()) as { data: EditObject[] };
+    assert.deepEqual(
+      paged,
+      all.data.map((e) => e.id),
+    );
+    const canceled = (await (await api.call('/v1/edits?status=canceled,failed&limit=100')).json()) as {
+      data: EditObject[];
+    };
     assert.ok(canceled.data.length >= 1);
     assert.ok(canceled.data.every((e) => e.status === 'canceled' || e.status === 'failed'));
   });
@@ -203,7 +229,11 @@ describe('API edits (e2e)', () => {
           await api.edits.markRunning(record.id, 1, new Date());
           const key = `outputs/acme/${record.id}.png`;
           await api.objectStore.put(key, outputBytes, { contentType: 'image/png' });
-          await api.edits.markSucceeded(record.id, { key, width: 96, height: 64, format: 'png', seed: record.input.seed }, new Date());
+          await api.edits.markSucceeded(
+            record.id,
+            { key, width: 96, height: 64, format: 'png', seed: record.input.seed },
+            new Date(),
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, 50));

@@ -19,7 +19,8 @@ describe('API errors (e2e)', () => {
     await api.stop();
   });
 
-  const create = (body: unknown, headers: Record<string, string> = {}) => api.call('/v1/edits', jsonInit(body, headers));
+  const create = (body: unknown, headers: Record<string, string> = {}) =>
+    api.call('/v1/edits', jsonInit(body, headers));
   const expectError = async (response: Response, status: number, code: string, param?: string | null) => {
     const error = await errorOf(response);
     assert.equal(error.status, status, `${code}: ${JSON.stringify(error)}`);
@@ -35,30 +36,62 @@ describe('API errors (e2e)', () => {
     assert.match(wrong.headers.get('www-authenticate') ?? '', /^Bearer/);
     await expectError(wrong, 401, 'unauthorized');
     await expectError(await fetch(`${api.baseUrl}/v1/uploads`, jsonInit({})), 401, 'unauthorized');
-    await expectError(await fetch(`${api.baseUrl}/v1/webhooks/secret`, { headers: { authorization: 'Basic eDp5' } }), 401, 'unauthorized');
+    await expectError(
+      await fetch(`${api.baseUrl}/v1/webhooks/secret`, { headers: { authorization: 'Basic eDp5' } }),
+      401,
+      'unauthorized',
+    );
   });
 
   it('400 invalid_request: unparsable JSON, no image source, two sources, blank instruction', async () => {
     await expectError(
-      await api.call('/v1/edits', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instruction":' }),
+      await api.call('/v1/edits', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"instruction":',
+      }),
       400,
       'invalid_request',
     );
     await expectError(await create({ instruction: 'add a hat' }), 400, 'invalid_request', 'image');
-    await expectError(await create({ instruction: 'add a hat', image_key: 'k', image_url: images.urlFor('/a.png') }), 400, 'invalid_request');
-    await expectError(await create({ instruction: '   ', image_url: images.urlFor('/a.png') }), 400, 'invalid_request', 'instruction');
-    await expectError(await create({ instruction: 'x', image_url: images.urlFor('/a.png'), steps: '20' }), 400, 'invalid_request', 'steps');
+    await expectError(
+      await create({ instruction: 'add a hat', image_key: 'k', image_url: images.urlFor('/a.png') }),
+      400,
+      'invalid_request',
+    );
+    await expectError(
+      await create({ instruction: '   ', image_url: images.urlFor('/a.png') }),
+      400,
+      'invalid_request',
+      'instruction',
+    );
+    await expectError(
+      await create({ instruction: 'x', image_url: images.urlFor('/a.png'), steps: '20' }),
+      400,
+      'invalid_request',
+      'steps',
+    );
   });
 
   it('400 unknown_field, in JSON and in multipart', async () => {
-    await expectError(await create({ instruction: 'x', image_key: 'k', sampler: 'euler' }), 400, 'unknown_field', 'sampler');
+    await expectError(
+      await create({ instruction: 'x', image_key: 'k', sampler: 'euler' }),
+      400,
+      'unknown_field',
+      'sampler',
+    );
     const form = multipartOf({ instruction: 'x', colour: 'red' }, { bytes: png });
     await expectError(await api.call('/v1/edits', { method: 'POST', body: form }), 400, 'unknown_field', 'colour');
   });
 
   it('400 out_of_range for each bounded field', async () => {
     const base = { instruction: 'x', image_key: 'k' };
-    for (const [field, value] of [['steps', 101], ['guidance', 0.5], ['seed', 2 ** 32], ['size_level', 640]] as const) {
+    for (const [field, value] of [
+      ['steps', 101],
+      ['guidance', 0.5],
+      ['seed', 2 ** 32],
+      ['size_level', 640],
+    ] as const) {
       await expectError(await create({ ...base, [field]: value }), 400, 'out_of_range', field);
     }
     await expectError(await create({ ...base, instruction: 'é'.repeat(2001) }), 400, 'out_of_range', 'instruction');
@@ -82,12 +115,19 @@ describe('API errors (e2e)', () => {
 
   it('404 not_found for an unknown edit and an unknown route', async () => {
     await expectError(await api.call('/v1/edits/edit_01HZZZZZZZZZZZZZZZZZZZZZZZ'), 404, 'not_found');
-    await expectError(await api.call('/v1/edits/edit_01HZZZZZZZZZZZZZZZZZZZZZZZ/cancel', { method: 'POST' }), 404, 'not_found');
+    await expectError(
+      await api.call('/v1/edits/edit_01HZZZZZZZZZZZZZZZZZZZZZZZ/cancel', { method: 'POST' }),
+      404,
+      'not_found',
+    );
     await expectError(await api.call('/v1/nothing-here'), 404, 'not_found');
   });
 
   it('409 not_cancelable for a terminal edit', async () => {
-    const created = await api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x' }, { bytes: png }) });
+    const created = await api.call('/v1/edits', {
+      method: 'POST',
+      body: multipartOf({ instruction: 'x' }, { bytes: png }),
+    });
     assert.equal(created.status, 202);
     const { id } = (await created.json()) as { id: string };
     assert.equal((await api.call(`/v1/edits/${id}/cancel`, { method: 'POST' })).status, 200);
@@ -115,7 +155,11 @@ describe('API errors (e2e)', () => {
   });
 
   it('413 payload_too_large: JSON over 256 KB, a multipart image over 20 MB, a declared upload over 20 MB', async () => {
-    await expectError(await create({ instruction: 'x', image_key: 'k', metadata: { blob: 'x'.repeat(270_000) } }), 413, 'payload_too_large');
+    await expectError(
+      await create({ instruction: 'x', image_key: 'k', metadata: { blob: 'x'.repeat(270_000) } }),
+      413,
+      'payload_too_large',
+    );
     const huge = Buffer.alloc(20 * 1024 * 1024 + 1, 1);
     await expectError(
       await api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x' }, { bytes: huge }) }),
@@ -132,13 +176,18 @@ describe('API errors (e2e)', () => {
 
   it('415 unsupported_media_type', async () => {
     for (const type of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded']) {
-      const response = await api.call('/v1/edits', { method: 'POST', headers: { 'content-type': type }, body: 'instruction=x' });
+      const response = await api.call('/v1/edits', {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: 'instruction=x',
+      });
       await expectError(response, 415, 'unsupported_media_type');
     }
   });
 
   it('422 invalid_image, image_too_large, unsupported_aspect_ratio', async () => {
-    const submit = (bytes: Buffer) => api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x' }, { bytes }) });
+    const submit = (bytes: Buffer) =>
+      api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x' }, { bytes }) });
     await expectError(await submit(Buffer.from('definitely not an image')), 422, 'invalid_image', 'image');
     await expectError(await submit(png.subarray(0, png.length - 30)), 422, 'invalid_image');
     await expectError(await submit(await pngOf(8000, 5001)), 422, 'image_too_large');
@@ -170,7 +219,12 @@ describe('API errors (e2e)', () => {
 
   it('422 url_fetch_failed for an error answer or a redirect to a refused address', async () => {
     images.enqueue({ status: 404, body: 'gone' });
-    await expectError(await create({ instruction: 'x', image_url: images.urlFor('/missing.png') }), 422, 'url_fetch_failed', 'image_url');
+    await expectError(
+      await create({ instruction: 'x', image_url: images.urlFor('/missing.png') }),
+      422,
+      'url_fetch_failed',
+      'image_url',
+    );
     images.enqueue({ status: 302, headers: { location: 'http://127.0.0.1/a.png' } });
     const redirected = await errorOf(await create({ instruction: 'x', image_url: images.urlFor('/redirect.png') }));
     assert.equal(redirected.status, 422);
@@ -195,7 +249,8 @@ describe('API back-pressure (e2e)', () => {
 
   it('429 queue_full with Retry-After once the queue holds QUEUE_MAX_DEPTH edits', async () => {
     const png = await pngOf(32, 32);
-    const submit = () => api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x' }, { bytes: png }) });
+    const submit = () =>
+      api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x' }, { bytes: png }) });
     assert.equal((await submit()).status, 202);
     assert.equal((await submit()).status, 202);
     const refused = await submit();

@@ -92,7 +92,9 @@ export async function startApiHarness(env: Record<string, string> = {}): Promise
 
 /** A small real PNG (solid colour) of the given size. */
 export function pngOf(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+    .png()
+    .toBuffer();
 }
 
 /** A multipart body with an `image` part (when given) and string fields. */
@@ -114,7 +116,12 @@ export interface ErrorBodyShape {
 /** Reads an error answer and checks its shape: `{ error: { code, message, param } }`. */
 export async function errorOf(response: Response): Promise<ErrorBodyShape['error'] & { status: number }> {
   const body = (await response.json()) as ErrorBodyShape;
-  if (!body.error || typeof body.error.code !== 'string' || typeof body.error.message !== 'string' || !('param' in body.error)) {
+  if (
+    !body.error ||
+    typeof body.error.code !== 'string' ||
+    typeof body.error.message !== 'string' ||
+    !('param' in body.error)
+  ) {
     throw new Error(`not the contract's error shape: ${JSON.stringify(body)}`);
   }
   return { ...body.error, status: response.status };

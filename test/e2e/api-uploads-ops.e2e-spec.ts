@@ -62,7 +62,9 @@ describe('API uploads (e2e)', () => {
   it('validates the upload request itself', async () => {
     const bad = await errorOf(await api.call('/v1/uploads', jsonInit({ content_type: 'image/svg+xml', size: 10 })));
     assert.deepEqual([bad.status, bad.code, bad.param], [400, 'invalid_request', 'content_type']);
-    const extra = await errorOf(await api.call('/v1/uploads', jsonInit({ content_type: 'image/png', size: 10, name: 'x' })));
+    const extra = await errorOf(
+      await api.call('/v1/uploads', jsonInit({ content_type: 'image/png', size: 10, name: 'x' })),
+    );
     assert.deepEqual([extra.status, extra.code], [400, 'unknown_field']);
     const zero = await errorOf(await api.call('/v1/uploads', jsonInit({ content_type: 'image/png', size: 0 })));
     assert.deepEqual([zero.status, zero.code], [400, 'out_of_range']);
@@ -125,7 +127,10 @@ describe('API operations: webhook secret, health, OpenAPI, metrics (e2e)', () =>
 
   it('exposes Prometheus text at /metrics that counts what happened', async () => {
     const png = await pngOf(32, 32);
-    const created = await api.call('/v1/edits', { method: 'POST', body: multipartOf({ instruction: 'x', priority: 'batch' }, { bytes: png }) });
+    const created = await api.call('/v1/edits', {
+      method: 'POST',
+      body: multipartOf({ instruction: 'x', priority: 'batch' }, { bytes: png }),
+    });
     assert.equal(created.status, 202);
     await api.call('/v1/edits', { tenant: null });
     const response = await fetch(`${api.baseUrl}/metrics`);

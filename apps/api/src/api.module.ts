@@ -16,8 +16,21 @@ import { UploadsService } from './uploads/uploads.service';
 import { WebhookSecretController } from './webhooks/webhook-secret.controller';
 
 /** Registries are plain arrays (style (a)): every controller and service of the API, in one place. */
-export const API_CONTROLLERS = [EditsController, UploadsController, WebhookSecretController, HealthController, DocsController];
-export const API_SERVICES = [EditsService, ImageIntakeService, EditPresenter, CompletionWebhook, UploadsService, BearerAuthGuard];
+export const API_CONTROLLERS = [
+  EditsController,
+  UploadsController,
+  WebhookSecretController,
+  HealthController,
+  DocsController,
+];
+export const API_SERVICES = [
+  EditsService,
+  ImageIntakeService,
+  EditPresenter,
+  CompletionWebhook,
+  UploadsService,
+  BearerAuthGuard,
+];
 
 export interface ApiModuleOptions {
   config: AppConfig;

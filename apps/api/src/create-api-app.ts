@@ -57,7 +57,13 @@ export async function createApiApp(
     abortOnError: false,
   });
   await app.register(fastifyMultipart, {
-    limits: { fileSize: config.limits.maxUploadBytes, files: 2, fields: 40, parts: 50, fieldSize: MULTIPART_FIELD_BYTES },
+    limits: {
+      fileSize: config.limits.maxUploadBytes,
+      files: 2,
+      fields: 40,
+      parts: 50,
+      fieldSize: MULTIPART_FIELD_BYTES,
+    },
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (_request, reply, payload) => {

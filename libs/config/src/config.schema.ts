@@ -109,14 +109,29 @@ export const ENV_SCHEMA = {
     doc: 'Largest decoded input, width × height (422 `image_too_large`).',
   }),
   MAX_ASPECT_RATIO: numberVar({ default: '100', min: 1, max: 1000, doc: 'Widest long:short side ratio (422).' }),
-  IMAGE_FETCH_TIMEOUT_MS: intVar({ default: '10000', min: 100, max: 120_000, doc: 'Timeout of the `image_url` download.' }),
+  IMAGE_FETCH_TIMEOUT_MS: intVar({
+    default: '10000',
+    min: 100,
+    max: 120_000,
+    doc: 'Timeout of the `image_url` download.',
+  }),
   IMAGE_FETCH_MAX_REDIRECTS: intVar({ default: '3', min: 0, max: 10, doc: 'Redirects followed for `image_url`.' }),
-  IDEMPOTENCY_TTL_S: intVar({ default: String(DAY_S), min: 60, max: 30 * DAY_S, doc: 'How long Idempotency-Keys are kept.' }),
+  IDEMPOTENCY_TTL_S: intVar({
+    default: String(DAY_S),
+    min: 60,
+    max: 30 * DAY_S,
+    doc: 'How long Idempotency-Keys are kept.',
+  }),
   UPLOAD_URL_TTL_S: intVar({ default: '900', min: 60, max: 7 * DAY_S, doc: 'Validity of presigned upload URLs.' }),
   OUTPUT_URL_TTL_S: intVar({ default: '3600', min: 60, max: 7 * DAY_S, doc: 'Validity of presigned result URLs.' }),
 
   // --- retention ---
-  OBJECT_RETENTION_DAYS: intVar({ default: '7', min: 1, max: 3650, doc: 'Days S3 objects (inputs, results) are kept.' }),
+  OBJECT_RETENTION_DAYS: intVar({
+    default: '7',
+    min: 1,
+    max: 3650,
+    doc: 'Days S3 objects (inputs, results) are kept.',
+  }),
   EDIT_RETENTION_DAYS: intVar({
     default: '30',
     min: 1,
@@ -131,7 +146,7 @@ export const ENV_SCHEMA = {
     default: '30000',
     min: 1000,
     max: 3_600_000,
-    doc: 'Job lock; renewed every half of it while the edit runs. A dead worker\'s job is re-run after this.',
+    doc: "Job lock; renewed every half of it while the edit runs. A dead worker's job is re-run after this.",
   }),
   BULLMQ_STALLED_INTERVAL_MS: intVar({
     default: '30000',
@@ -151,7 +166,12 @@ export const ENV_SCHEMA = {
     max: 20,
     doc: 'Attempts per edit on infrastructure errors; invalid input is never retried.',
   }),
-  EDIT_RETRY_BACKOFF_MS: intVar({ default: '5000', min: 0, max: 3_600_000, doc: 'First retry delay, doubled each time.' }),
+  EDIT_RETRY_BACKOFF_MS: intVar({
+    default: '5000',
+    min: 0,
+    max: 3_600_000,
+    doc: 'First retry delay, doubled each time.',
+  }),
   SHUTDOWN_GRACE_MS: intVar({
     default: '25000',
     min: 0,

@@ -15,7 +15,9 @@ export interface EnvVar<T, D extends string | undefined = string | undefined> {
 
 type Spec<T, D extends string | undefined> = Omit<EnvVar<T, D>, 'parse' | 'type'>;
 
-export function intVar<D extends string | undefined>(spec: Spec<number, D> & { min: number; max: number }): EnvVar<number, D> {
+export function intVar<D extends string | undefined>(
+  spec: Spec<number, D> & { min: number; max: number },
+): EnvVar<number, D> {
   return {
     ...spec,
     type: `integer ${spec.min}–${spec.max}`,
@@ -28,7 +30,9 @@ export function intVar<D extends string | undefined>(spec: Spec<number, D> & { m
   };
 }
 
-export function numberVar<D extends string | undefined>(spec: Spec<number, D> & { min: number; max: number }): EnvVar<number, D> {
+export function numberVar<D extends string | undefined>(
+  spec: Spec<number, D> & { min: number; max: number },
+): EnvVar<number, D> {
   return {
     ...spec,
     type: `number ${spec.min}–${spec.max}`,
@@ -54,7 +58,9 @@ export function boolVar<D extends string | undefined>(spec: Spec<boolean, D>): E
   };
 }
 
-export function stringVar<D extends string | undefined>(spec: Spec<string, D> & { pattern?: RegExp; patternDoc?: string }): EnvVar<string, D> {
+export function stringVar<D extends string | undefined>(
+  spec: Spec<string, D> & { pattern?: RegExp; patternDoc?: string },
+): EnvVar<string, D> {
   return {
     ...spec,
     type: spec.patternDoc ?? 'string',
@@ -80,7 +86,9 @@ export function enumVar<const T extends string, D extends string | undefined>(
   };
 }
 
-export function urlVar<D extends string | undefined>(spec: Spec<string, D> & { protocols: readonly string[] }): EnvVar<string, D> {
+export function urlVar<D extends string | undefined>(
+  spec: Spec<string, D> & { protocols: readonly string[] },
+): EnvVar<string, D> {
   return {
     ...spec,
     type: `URL (${spec.protocols.join(', ')})`,
@@ -144,8 +152,7 @@ export function cidrListVar<D extends string | undefined>(spec: Spec<string[], D
         const [address, prefix, extra] = entry.split('/');
         const family = isIP(address ?? '');
         const maxPrefix = family === 4 ? 32 : 128;
-        const prefixOk =
-          prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+        const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
         if (family === 0 || !prefixOk || extra !== undefined) throw new Error(`"${entry}" is not an IP or CIDR`);
         return entry;
       }),

@@ -53,9 +53,7 @@ export class ConfigError extends Error {
   readonly code = 'invalid_config';
 
   constructor(readonly problems: readonly ConfigProblem[]) {
-    super(
-      `Invalid environment variables: ${problems.map((p) => `${p.name}=${p.value} (${p.message})`).join('; ')}`,
-    );
+    super(`Invalid environment variables: ${problems.map((p) => `${p.name}=${p.value} (${p.message})`).join('; ')}`);
     this.name = 'ConfigError';
     Object.setPrototypeOf(this, new.target.prototype);
   }

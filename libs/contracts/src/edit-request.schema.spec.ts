@@ -109,7 +109,10 @@ describe('parseEditRequest', () => {
   });
 
   it('always includes completed and orders the events canonically', () => {
-    const { fields } = parseEditRequest({ instruction: 'ok', image_url: url, webhook_events: ['progress', 'progress'] }, false);
+    const { fields } = parseEditRequest(
+      { instruction: 'ok', image_url: url, webhook_events: ['progress', 'progress'] },
+      false,
+    );
     assert.deepEqual(fields.webhook_events, ['progress', 'completed']);
   });
 
@@ -152,7 +155,13 @@ describe('coerceMultipartFields', () => {
   });
 
   it('refuses a repeated scalar field and metadata that is not JSON', () => {
-    assert.throws(() => coerceMultipartFields({ steps: ['1', '2'] }), (e: ApiError) => e.param === 'steps');
-    assert.throws(() => coerceMultipartFields({ metadata: ['{oops'] }), (e: ApiError) => e.code === 'invalid_request');
+    assert.throws(
+      () => coerceMultipartFields({ steps: ['1', '2'] }),
+      (e: ApiError) => e.param === 'steps',
+    );
+    assert.throws(
+      () => coerceMultipartFields({ metadata: ['{oops'] }),
+      (e: ApiError) => e.code === 'invalid_request',
+    );
   });
 });

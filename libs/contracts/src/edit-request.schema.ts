@@ -38,7 +38,10 @@ const instruction = z.string().check((ctx) => {
   const codePoints = [...text].length;
   if (codePoints < 1 || codePoints > EDIT_REQUEST_LIMITS.instructionMaxCodePoints) {
     ctx.issues.push({
-      ...issue(ErrorCode.OutOfRange, `must be 1 to ${EDIT_REQUEST_LIMITS.instructionMaxCodePoints} code points, got ${codePoints}`),
+      ...issue(
+        ErrorCode.OutOfRange,
+        `must be 1 to ${EDIT_REQUEST_LIMITS.instructionMaxCodePoints} code points, got ${codePoints}`,
+      ),
       input: text,
     });
     return;
@@ -76,7 +79,10 @@ const metadata = z.record(z.string(), z.unknown()).check((ctx) => {
   const bytes = new TextEncoder().encode(JSON.stringify(ctx.value)).length;
   if (bytes > EDIT_REQUEST_LIMITS.metadataMaxBytes) {
     ctx.issues.push({
-      ...issue(ErrorCode.OutOfRange, `must serialise to at most ${EDIT_REQUEST_LIMITS.metadataMaxBytes} bytes, got ${bytes}`),
+      ...issue(
+        ErrorCode.OutOfRange,
+        `must serialise to at most ${EDIT_REQUEST_LIMITS.metadataMaxBytes} bytes, got ${bytes}`,
+      ),
       input: ctx.value,
     });
   }
@@ -94,8 +100,17 @@ function normaliseEvents(events: readonly WebhookEventFilter[]): WebhookEventFil
  */
 export const editRequestSchema = z.strictObject({
   instruction,
-  seed: z.int().min(0).max(EDIT_REQUEST_LIMITS.seedMax).nullish().transform((v) => v ?? null),
-  steps: z.int().min(EDIT_REQUEST_LIMITS.stepsMin).max(EDIT_REQUEST_LIMITS.stepsMax).default(EDIT_REQUEST_DEFAULTS.steps),
+  seed: z
+    .int()
+    .min(0)
+    .max(EDIT_REQUEST_LIMITS.seedMax)
+    .nullish()
+    .transform((v) => v ?? null),
+  steps: z
+    .int()
+    .min(EDIT_REQUEST_LIMITS.stepsMin)
+    .max(EDIT_REQUEST_LIMITS.stepsMax)
+    .default(EDIT_REQUEST_DEFAULTS.steps),
   guidance: z
     .number()
     .min(EDIT_REQUEST_LIMITS.guidanceMin)
@@ -131,10 +146,7 @@ export interface EditRequestFields {
   metadata: Record<string, unknown> | null;
 }
 
-export type EditImageSource =
-  | { kind: 'upload' }
-  | { kind: 'url'; url: string }
-  | { kind: 'key'; key: string };
+export type EditImageSource = { kind: 'upload' } | { kind: 'url'; url: string } | { kind: 'key'; key: string };
 
 export interface ParsedEditRequest {
   fields: EditRequestFields;
@@ -181,7 +193,10 @@ export function coerceMultipartFields(fields: Readonly<Record<string, readonly s
   const body: Record<string, unknown> = {};
   for (const [name, values] of Object.entries(fields)) {
     if (name === 'webhook_events') {
-      body[name] = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
+      body[name] = values
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter((v) => v.length > 0);
       continue;
     }
     if (values.length !== 1) {

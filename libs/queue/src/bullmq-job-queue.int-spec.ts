@@ -161,8 +161,13 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const queue = new BullmqJobQueue({ connection: command, keys });
     const messageId = newWebhookMessageId();
     const payload = {
-      messageId, tenantId: 't', editId: newEditId(), type: 'edit.completed' as const,
-      url: 'http://127.0.0.2/hook', body: '{}', attempt: 1,
+      messageId,
+      tenantId: 't',
+      editId: newEditId(),
+      type: 'edit.completed' as const,
+      url: 'http://127.0.0.2/hook',
+      body: '{}',
+      attempt: 1,
     };
     await queue.enqueueWebhook(payload, { delayMs: 60_000 });
     await queue.enqueueWebhook({ ...payload, attempt: 2 }, { delayMs: 60_000 });

@@ -1,11 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  JobName,
-  QueueName,
-  type DeliverWebhookPayload,
-  type EditImagePayload,
-} from '@step1x/contracts';
+import { JobName, QueueName, type DeliverWebhookPayload, type EditImagePayload } from '@step1x/contracts';
 import type { EnqueueWebhookOptions, JobQueue, Lane, QueueDepth, RemoveQueuedResult } from './job-queue.port';
 import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
 import { RedisKeys } from './redis-keys';

@@ -18,7 +18,10 @@ export interface JobContext {
 export const JOB_ABORT_CANCELED = 'canceled';
 export const JOB_ABORT_SHUTDOWN = 'shutdown';
 
-export type JobHandler<N extends JobName = JobName> = (payload: JobPayloadOf<N>, context: JobContext) => Promise<unknown>;
+export type JobHandler<N extends JobName = JobName> = (
+  payload: JobPayloadOf<N>,
+  context: JobContext,
+) => Promise<unknown>;
 
 interface OnJobMetadata {
   name: JobName;
@@ -80,7 +83,10 @@ export class JobRegistry {
     for (const [name, registrations] of found) {
       if (registrations.length > 1) {
         const owners = registrations.map((r) => r.owner).join(' and ');
-        throw new JobRegistryError('job_handler_duplicate', `job "${name}" has two handlers: ${owners}; keep one @OnJob`);
+        throw new JobRegistryError(
+          'job_handler_duplicate',
+          `job "${name}" has two handlers: ${owners}; keep one @OnJob`,
+        );
       }
     }
     for (const name of required) {

@@ -76,7 +76,7 @@ describe('RedisEditRepository (real redis-server)', () => {
     assert.equal(await repo.get(newEditId()), null);
   });
 
-  it('hides another tenant\'s edit', async () => {
+  it("hides another tenant's edit", async () => {
     const record = makeRecord('acme', Date.now());
     await repo.create(record);
     assert.equal(await repo.getForTenant('globex', record.id), null);
@@ -106,7 +106,10 @@ describe('RedisEditRepository (real redis-server)', () => {
     assert.equal(late.applied, false);
     assert.equal(late.record?.status, 'succeeded');
     assert.equal((await repo.requestCancel(record.id)).applied, false);
-    assert.deepEqual(await repo.transition(newEditId(), { from: ['queued'], set: {} }), { applied: false, record: null });
+    assert.deepEqual(await repo.transition(newEditId(), { from: ['queued'], set: {} }), {
+      applied: false,
+      record: null,
+    });
   });
 
   it('lets exactly one of a racing cancel and start win', async () => {
@@ -131,7 +134,9 @@ describe('RedisEditRepository (real redis-server)', () => {
       created.push(record);
       await repo.create(record);
     }
-    const expected = [...created].sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    const expected = [...created].sort((a, b) =>
+      a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
+    );
     const pageThrough = async (statuses: EditStatus[], limit: number) => {
       const seen: string[] = [];
       let after: EditListPosition | null = null;
@@ -144,8 +149,14 @@ describe('RedisEditRepository (real redis-server)', () => {
       }
       assert.fail('pagination did not end');
     };
-    assert.deepEqual(await pageThrough([], 7), expected.map((r) => r.id));
-    assert.deepEqual(await pageThrough([], 25), expected.map((r) => r.id));
+    assert.deepEqual(
+      await pageThrough([], 7),
+      expected.map((r) => r.id),
+    );
+    assert.deepEqual(
+      await pageThrough([], 25),
+      expected.map((r) => r.id),
+    );
     const running = expected.filter((r) => r.status === 'running').map((r) => r.id);
     assert.deepEqual(await pageThrough(['running'], 3), running);
     assert.deepEqual(await pageThrough(['succeeded'], 5), []);
@@ -159,7 +170,10 @@ describe('RedisEditRepository (real redis-server)', () => {
     await repo.create(gone);
     await redis.del(keys.edit(gone.id));
     const page = await repo.list(tenant, { statuses: [], limit: 10, after: null });
-    assert.deepEqual(page.records.map((r) => r.id), [kept.id]);
+    assert.deepEqual(
+      page.records.map((r) => r.id),
+      [kept.id],
+    );
     assert.equal(await redis.zcard(keys.tenantEdits(tenant)), 1);
   });
 });
@@ -188,7 +202,12 @@ describe('Redis small stores (real redis-server)', () => {
     assert.equal((await store.begin('globex', 'key-1')).state, 'started');
     if (first.state !== 'started') return;
     await store.complete('acme', 'key-1', first.token, { requestHash: 'h1', editId: 'edit_X', statusCode: 202 });
-    assert.deepEqual(await store.begin('acme', 'key-1'), { state: 'done', requestHash: 'h1', editId: 'edit_X', statusCode: 202 });
+    assert.deepEqual(await store.begin('acme', 'key-1'), {
+      state: 'done',
+      requestHash: 'h1',
+      editId: 'edit_X',
+      statusCode: 202,
+    });
     const ttl = await redis.ttl(keys.idempotency('acme', 'key-1'));
     assert.ok(ttl > 86_000 && ttl <= 86_400, `TTL ${ttl}`);
     // Only the owner may rewrite or release it.
@@ -228,15 +247,29 @@ describe('Redis small stores (real redis-server)', () => {
   it('records delivery attempts in order and remembers uploads', async () => {
     const log = new RedisDeliveryLog(redis, keys, 30);
     const attempt = {
-      message_id: 'msg_1', type: 'edit.completed', attempt: 1, at: new Date().toISOString(), duration_ms: 12,
-      status: 500, error: { code: 'unexpected_status', message: 'HTTP 500' }, next_retry_at: new Date().toISOString(),
+      message_id: 'msg_1',
+      type: 'edit.completed',
+      attempt: 1,
+      at: new Date().toISOString(),
+      duration_ms: 12,
+      status: 500,
+      error: { code: 'unexpected_status', message: 'HTTP 500' },
+      next_retry_at: new Date().toISOString(),
     };
     await log.record('edit_A', attempt);
     await log.record('edit_A', { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null });
-    assert.deepEqual(await log.list('edit_A'), [attempt, { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null }]);
+    assert.deepEqual(await log.list('edit_A'), [
+      attempt,
+      { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null },
+    ]);
     assert.ok((await redis.ttl(keys.editDeliveries('edit_A'))) > 0);
     const uploads = new RedisUploadStore(redis, keys);
-    const upload = { tenantId: 'acme', contentType: 'image/png', size: 10, expiresAt: new Date(Date.now() + 60_000).toISOString() };
+    const upload = {
+      tenantId: 'acme',
+      contentType: 'image/png',
+      size: 10,
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    };
     await uploads.remember('uploads/acme/x', upload);
     assert.deepEqual(await uploads.find('uploads/acme/x'), upload);
     assert.equal(await uploads.find('uploads/acme/y'), null);

@@ -9,13 +9,7 @@ import {
   type EditHash,
 } from './edit-record.codec';
 import { RedisKeys } from './redis-keys';
-import type {
-  EditPage,
-  EditRepository,
-  EditTransition,
-  ListEditsOptions,
-  TransitionResult,
-} from './store.ports';
+import type { EditPage, EditRepository, EditTransition, ListEditsOptions, TransitionResult } from './store.ports';
 
 /**
  * Compare-and-set on the edit's status, so a cancel and a worker's start can race safely.
@@ -45,7 +39,6 @@ export interface RedisEditRepositoryOptions {
   /** Index entries scanned at most per list call when a status filter skips many. @defaultValue 1000 */
   maxScanPerList?: number;
 }
-
 
 function pairsToHash(pairs: unknown): EditHash {
   const flat = Array.isArray(pairs) ? (pairs as string[]) : [];
@@ -148,10 +141,7 @@ export class RedisEditRepository implements EditRepository {
       set: flatten(encodeEditPatch(transition.set)),
       setIfNull: flatten(encodeEditPatch(transition.setIfNull ?? {})),
     });
-    const reply = (await this.redis.eval(TRANSITION_SCRIPT, 1, this.keys.edit(editId), options)) as [
-      number,
-      unknown?,
-    ];
+    const reply = (await this.redis.eval(TRANSITION_SCRIPT, 1, this.keys.edit(editId), options)) as [number, unknown?];
     const record = reply.length > 1 ? decodeEditRecord(editId, pairsToHash(reply[1])) : null;
     if (reply[0] === 1 && record) return { applied: true, record };
     return { applied: false, record };
@@ -198,4 +188,3 @@ export class RedisEditRepository implements EditRepository {
     await this.redis.ping();
   }
 }
-

@@ -65,7 +65,13 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     answer: { requestHash: string; editId: string; statusCode: number },
   ): Promise<void> {
     const value: IdempotencyValue = { state: 'done', token, ...answer };
-    await this.redis.eval(OWNED_WRITE_SCRIPT, 1, this.keys.idempotency(tenantId, idempotencyKey), token, JSON.stringify(value));
+    await this.redis.eval(
+      OWNED_WRITE_SCRIPT,
+      1,
+      this.keys.idempotency(tenantId, idempotencyKey),
+      token,
+      JSON.stringify(value),
+    );
   }
 
   async abandon(tenantId: string, idempotencyKey: string, token: string): Promise<void> {

@@ -28,9 +28,13 @@ async function readMultipart(request: FastifyRequest): Promise<EditRequestBody> 
     if (part.type === 'file') {
       if (part.fieldname !== 'image') {
         part.file.resume();
-        throw new ApiError(ErrorCode.UnknownField, `unknown file field "${part.fieldname}"; the image goes in "image"`, {
-          param: part.fieldname,
-        });
+        throw new ApiError(
+          ErrorCode.UnknownField,
+          `unknown file field "${part.fieldname}"; the image goes in "image"`,
+          {
+            param: part.fieldname,
+          },
+        );
       }
       if (upload) throw new ApiError(ErrorCode.InvalidRequest, 'send one image file only', { param: 'image' });
       upload = { bytes: await part.toBuffer(), contentType: part.mimetype || null };

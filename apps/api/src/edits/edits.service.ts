@@ -66,9 +66,13 @@ export class EditsService {
     if (idempotencyKey === null) return this.acceptAndWait(command, null);
     const begun = await this.idempotency.begin(tenantId, idempotencyKey);
     if (begun.state === 'in_progress') {
-      throw new ApiError(ErrorCode.IdempotencyInProgress, 'a request with this Idempotency-Key is still being accepted', {
-        param: 'Idempotency-Key',
-      });
+      throw new ApiError(
+        ErrorCode.IdempotencyInProgress,
+        'a request with this Idempotency-Key is still being accepted',
+        {
+          param: 'Idempotency-Key',
+        },
+      );
     }
     if (begun.state === 'done') return this.replay(command, begun);
     try {
@@ -107,7 +111,9 @@ export class EditsService {
         const canceled = await this.edits.markCanceled(editId, this.clock());
         if (canceled.applied) {
           this.metrics.editsCanceled.inc({ state: 'queued' });
-          await this.completion.emit(canceled.record).catch((error) => this.logger.error(`webhook for ${editId}: ${error}`));
+          await this.completion
+            .emit(canceled.record)
+            .catch((error) => this.logger.error(`webhook for ${editId}: ${error}`));
           return this.presenter.present(canceled.record);
         }
       }

@@ -34,9 +34,13 @@ export function readIdempotencyKey(header: string | string[] | undefined): strin
   if (header === undefined) return null;
   const key = Array.isArray(header) ? header.join(',') : header;
   if (key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH) {
-    throw new ApiError(ErrorCode.InvalidRequest, `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`, {
-      param: 'Idempotency-Key',
-    });
+    throw new ApiError(
+      ErrorCode.InvalidRequest,
+      `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`,
+      {
+        param: 'Idempotency-Key',
+      },
+    );
   }
   return key;
 }

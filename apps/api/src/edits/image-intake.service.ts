@@ -22,7 +22,11 @@ export interface AcceptedImage {
   contentType: string;
 }
 
-const PARAM_FOR: Readonly<Record<EditImageSource['kind'], string>> = { upload: 'image', url: 'image_url', key: 'image_key' };
+const PARAM_FOR: Readonly<Record<EditImageSource['kind'], string>> = {
+  upload: 'image',
+  url: 'image_url',
+  key: 'image_key',
+};
 
 /** The prefix under which a tenant's presigned uploads live; an `image_key` outside it is not theirs. */
 export function uploadPrefix(tenantId: string): string {
@@ -61,7 +65,9 @@ export class ImageIntakeService {
     const { bytes, contentType } = await this.obtain(tenantId, source, upload);
     const param = PARAM_FOR[source.kind];
     if (bytes.length > this.config.limits.maxUploadBytes) {
-      throw new ApiError(ErrorCode.PayloadTooLarge, `the image exceeds ${this.config.limits.maxUploadBytes} bytes`, { param });
+      throw new ApiError(ErrorCode.PayloadTooLarge, `the image exceeds ${this.config.limits.maxUploadBytes} bytes`, {
+        param,
+      });
     }
     let size: { width: number; height: number };
     try {
@@ -123,7 +129,10 @@ export class ImageIntakeService {
     }
     try {
       const object = await this.objectStore.get(key);
-      return { bytes: await readBounded(object.body, this.config.limits.maxUploadBytes), contentType: declared.contentType };
+      return {
+        bytes: await readBounded(object.body, this.config.limits.maxUploadBytes),
+        contentType: declared.contentType,
+      };
     } catch (error) {
       if (error instanceof ObjectNotFoundError) throw unknown();
       throw error;

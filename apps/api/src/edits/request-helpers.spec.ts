@@ -67,14 +67,23 @@ describe('idempotency request hash', () => {
   });
 
   it('canonicalises nested objects', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: null } }), '{"a":{"c":null,"d":[1,{"e":3,"f":2}]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: null } }),
+      '{"a":{"c":null,"d":[1,{"e":3,"f":2}]},"b":1}',
+    );
   });
 
   it('accepts keys up to 255 characters', () => {
     assert.equal(readIdempotencyKey(undefined), null);
     assert.equal(readIdempotencyKey('k'.repeat(255)), 'k'.repeat(255));
-    assert.throws(() => readIdempotencyKey('k'.repeat(256)), (e: ApiError) => e.code === 'invalid_request');
-    assert.throws(() => readIdempotencyKey(''), (e: ApiError) => e.param === 'Idempotency-Key');
+    assert.throws(
+      () => readIdempotencyKey('k'.repeat(256)),
+      (e: ApiError) => e.code === 'invalid_request',
+    );
+    assert.throws(
+      () => readIdempotencyKey(''),
+      (e: ApiError) => e.param === 'Idempotency-Key',
+    );
   });
 });
 

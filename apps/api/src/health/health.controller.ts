@@ -44,7 +44,9 @@ export class HealthController {
 
   /** Redis and S3 answer, and every extra check passes (the embedded worker's models are warm). */
   @Get('readyz')
-  async readyz(@Res({ passthrough: true }) reply: FastifyReply): Promise<{ status: string; checks: Record<string, string> }> {
+  async readyz(
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ status: string; checks: Record<string, string> }> {
     const named: Array<[string, () => Promise<void>]> = [
       ['redis', () => this.edits.ping()],
       ['s3', () => this.pingObjectStore()],

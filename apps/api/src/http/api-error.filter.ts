@@ -15,7 +15,8 @@ export class ApiErrorFilter implements ExceptionFilter {
 
 export function sendError(reply: FastifyReply, exception: unknown, logger: Pick<Logger, 'error'>): void {
   const response = toErrorResponse(exception);
-  if (response.status >= 500) logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+  if (response.status >= 500)
+    logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
   if (reply.sent) return;
   void reply.status(response.status).headers(response.headers).type('application/json').send(response.body);
 }

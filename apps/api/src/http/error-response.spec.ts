@@ -9,9 +9,7 @@ function frameworkError(statusCode: number, code: string, message = 'framework s
 
 describe('toErrorResponse', () => {
   it('passes an ApiError through with its status, param and headers', () => {
-    const response = toErrorResponse(
-      new ApiError('queue_full', 'busy', { headers: { 'Retry-After': '30' } }),
-    );
+    const response = toErrorResponse(new ApiError('queue_full', 'busy', { headers: { 'Retry-After': '30' } }));
     assert.equal(response.status, 429);
     assert.deepEqual(response.body, { error: { code: 'queue_full', message: 'busy', param: null } });
     assert.deepEqual(response.headers, { 'Retry-After': '30' });

@@ -56,7 +56,13 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   const code = status === 503 ? ErrorCode.ServiceUnavailable : ErrorCode.InternalError;
   return {
     status: ERROR_STATUS[code],
-    body: { error: { code, message: code === 'internal_error' ? 'internal error' : 'a dependency is unavailable', param: null } },
+    body: {
+      error: {
+        code,
+        message: code === 'internal_error' ? 'internal error' : 'a dependency is unavailable',
+        param: null,
+      },
+    },
     headers: {},
   };
 }

@@ -28,7 +28,11 @@ export class Counter {
   }
 
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values].map(([k, v]) => line(this.name, k, v))];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} counter`,
+      ...[...this.values].map(([k, v]) => line(this.name, k, v)),
+    ];
   }
 }
 
@@ -72,15 +76,24 @@ export interface GaugeSource {
 
 /** Prometheus text exposition (format 0.0.4), hand-written: a handful of series needs no client library. */
 export class MetricsRegistry {
-  readonly httpRequests = new Counter('step1x_http_requests_total', 'HTTP requests answered, by method, route and status.');
+  readonly httpRequests = new Counter(
+    'step1x_http_requests_total',
+    'HTTP requests answered, by method, route and status.',
+  );
   readonly httpDuration = new Histogram(
     'step1x_http_request_duration_seconds',
     'Time to answer HTTP requests, by route.',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   );
   readonly editsCreated = new Counter('step1x_edits_created_total', 'Edits accepted (202), by priority.');
-  readonly editsCanceled = new Counter('step1x_edits_canceled_total', 'Cancel requests accepted, by the state they hit.');
-  readonly idempotentReplays = new Counter('step1x_idempotent_replays_total', 'Requests answered from an Idempotency-Key.');
+  readonly editsCanceled = new Counter(
+    'step1x_edits_canceled_total',
+    'Cancel requests accepted, by the state they hit.',
+  );
+  readonly idempotentReplays = new Counter(
+    'step1x_idempotent_replays_total',
+    'Requests answered from an Idempotency-Key.',
+  );
   readonly errors = new Counter('step1x_api_errors_total', 'Error answers, by code.');
   private readonly gauges: GaugeSource[] = [];
 

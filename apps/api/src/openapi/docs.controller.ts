@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Controller, Get, Header, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -58,7 +58,7 @@ export class DocsController {
   async asset(@Param('file') file: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
     const type = UI_ASSETS[file];
     if (!type) throw new NotFoundException();
-    this.assetsDir ??= (require('swagger-ui-dist') as { getAbsoluteFSPath(): string }).getAbsoluteFSPath();
+    this.assetsDir ??= dirname(require.resolve('swagger-ui-dist/package.json'));
     void reply.type(type).header('Cache-Control', 'public, max-age=86400');
     return readFile(join(this.assetsDir, file));
   }
