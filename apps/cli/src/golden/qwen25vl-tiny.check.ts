@@ -160,7 +160,7 @@ async function checkLanguage(c: CaseContext, vision: VisionResult): Promise<void
     imageTokenId: config.image_token_id,
   });
   const e2e = padStep1xEmbedding(endToEnd.lastHiddenState, endToEnd.sequenceLength, hidden, maxTokens);
-  checkFloat(check, 'embs (end to end)', e2e.embs, file.readFloat32('embs'));
+  checkFloat(check, 'embs_end_to_end', e2e.embs, file.readFloat32('embs'));
 }
 
 async function checkCase(c: Omit<CaseContext, 'file' | 'json'>, caseName: string, caseFile: string): Promise<void> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   BUILDER_VERSION,
   BuildOptions,
+  Checkpoint,
   QWEN_MANIFEST_FILE,
   QwenConfig,
   QwenModelsManifest,
@@ -31,37 +32,50 @@ export async function buildQwenModelsForGoldenDir(
   options: BuildOptions,
 ): Promise<{ modelsDir: string; manifest: QwenModelsManifest }> {
   const weightsPath = join(dir, weightsFile);
-  const hash = createHash('sha256')
-    .update(BUILDER_VERSION)
-    .update(JSON.stringify({ config, options, debug: true }))
-    .update(readFileSync(weightsPath));
-  const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', `qwen-${hash.digest('hex').slice(0, 16)}`);
-  const manifestPath = join(modelsDir, QWEN_MANIFEST_FILE);
-  if (existsSync(manifestPath))
-    return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as QwenModelsManifest };
   const weights = openQwenCheckpoint(weightsPath, qwenParameterTable(config, options));
-  // Build beside the final folder and rename, so a concurrent run never reads a half-written entry.
-  const staging = `${modelsDir}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
   try {
-    const manifest = await buildQwenModels({
-      config,
-      weights,
-      outDir: staging,
-      options,
-      source: weightsPath,
-      externalData: false,
-      graphOptions: { debugOutputs: true },
-    });
-    try {
-      renameSync(staging, modelsDir);
-    } catch {
-      rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
+    const hash = createHash('sha256')
+      .update(BUILDER_VERSION)
+      .update(JSON.stringify({ config, options, debug: true }));
+    // Names as the graphs see them, then every byte behind them (a file, a folder or a sharded index).
+    for (const [name, t] of weights.tensors) hash.update(`${name}:${t.dtype}:${t.shape.join('x')};`);
+    for (const path of weights.filePaths) hash.update(readFileSync(path));
+    const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', `qwen-${hash.digest('hex').slice(0, 16)}`);
+    const manifestPath = join(modelsDir, QWEN_MANIFEST_FILE);
+    if (existsSync(manifestPath)) {
+      return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as QwenModelsManifest };
     }
-    return { modelsDir, manifest };
+    return { modelsDir, manifest: await buildInto(modelsDir, config, weights, weightsPath, options) };
   } finally {
     weights.close();
   }
+}
+
+async function buildInto(
+  modelsDir: string,
+  config: QwenConfig,
+  weights: Checkpoint,
+  weightsPath: string,
+  options: BuildOptions,
+): Promise<QwenModelsManifest> {
+  // Build beside the final folder and rename, so a concurrent run never reads a half-written entry.
+  const staging = `${modelsDir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const manifest = await buildQwenModels({
+    config,
+    weights,
+    outDir: staging,
+    options,
+    source: weightsPath,
+    externalData: false,
+    graphOptions: { debugOutputs: true },
+  });
+  try {
+    renameSync(staging, modelsDir);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
+  }
+  return manifest;
 }
 
 export async function openQwenSessions(modelsDir: string, manifest: QwenModelsManifest): Promise<QwenSessions> {
