@@ -8,6 +8,8 @@ import { BUILDER_VERSION } from '../export/onnx-writer';
 import { InMemoryWeights } from '../export/weight-provider';
 import { DEFAULT_TINY_SEED, randomStateDict } from '../weights/random-init';
 import { ModelsManifest, buildStep1XModels, step1xParameterTables } from './build-step1x';
+import { QWEN_MANIFEST_FILE, QwenModelsManifest } from './build-qwen';
+import { buildRandomQwenModels, namedQwenConfig } from './tiny-qwen-models';
 import tinyConfig from '../configs/step1x-tiny.json';
 import fullConfig from '../configs/step1x-full.json';
 
@@ -38,28 +40,43 @@ export async function buildRandomModels(config: Step1XConfig, outDir: string, se
   });
 }
 
+export interface TinyModels {
+  readonly modelsDir: string;
+  /** Step1X graphs: connector, DiT, VAE (`manifest.json`). */
+  readonly manifest: ModelsManifest;
+  /** Qwen2.5-VL graphs: vision tower, LLM (`qwen-manifest.json`). */
+  readonly qwenManifest: QwenModelsManifest;
+}
+
 /**
- * The tiny random models used by tests, the CLI and the embedded default, built once and cached under
- * `.cache/models/` by builder version + config + seed + options.
+ * Every model of the pipeline with tiny random weights, in one folder that `Step1XEditPipeline.load` takes: used by
+ * tests, the CLI and the embedded default. Built once and cached under `.cache/models/` by builder version +
+ * configs + seed + options.
  */
 export async function ensureTinyModels(
   seed: number = DEFAULT_TINY_SEED,
   options: BuildOptions = DEFAULT_BUILD_OPTIONS,
   cacheRoot: string = join(workspaceRoot(), '.cache', 'models'),
-): Promise<{ modelsDir: string; manifest: ModelsManifest }> {
+): Promise<TinyModels> {
   const config = namedConfig('tiny');
-  const key = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, config, seed, options })).digest('hex').slice(0, 16);
+  const qwenConfig = namedQwenConfig('tiny');
+  const key = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, config, qwenConfig, seed, options })).digest('hex').slice(0, 16);
   const modelsDir = join(cacheRoot, `tiny-${key}`);
-  const manifestPath = join(modelsDir, 'manifest.json');
-  if (existsSync(manifestPath)) return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelsManifest };
+  const read = () => ({
+    modelsDir,
+    manifest: JSON.parse(readFileSync(join(modelsDir, 'manifest.json'), 'utf8')) as ModelsManifest,
+    qwenManifest: JSON.parse(readFileSync(join(modelsDir, QWEN_MANIFEST_FILE), 'utf8')) as QwenModelsManifest,
+  });
+  if (existsSync(join(modelsDir, 'manifest.json')) && existsSync(join(modelsDir, QWEN_MANIFEST_FILE))) return read();
   // Build beside the final folder and rename, so a concurrent reader never sees a half-written cache entry.
   const staging = `${modelsDir}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
-  const manifest = await buildRandomModels(config, staging, seed, options);
+  await buildRandomModels(config, staging, seed, options);
+  await buildRandomQwenModels(qwenConfig, staging, seed, options);
   try {
     renameSync(staging, modelsDir);
   } catch {
     rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
   }
-  return { modelsDir, manifest };
+  return read();
 }
