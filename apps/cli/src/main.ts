@@ -33,7 +33,10 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) console.error(err.message);
-    else console.error(`error: ${(err as Error).message}`);
+    else {
+      const code = (err as { code?: unknown }).code;
+      console.error(`error${typeof code === 'string' ? ` [${code}]` : ''}: ${(err as Error).message}`);
+    }
     process.exitCode = err instanceof UsageError ? 2 : 1;
   },
 );
