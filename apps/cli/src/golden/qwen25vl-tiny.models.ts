@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { Hash, createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   BUILDER_VERSION,
   BuildOptions,
@@ -31,7 +31,7 @@ export async function buildQwenModelsForGoldenDir(
   weightsFile: string,
   options: BuildOptions,
 ): Promise<{ modelsDir: string; manifest: QwenModelsManifest }> {
-  const weightsPath = join(dir, weightsFile);
+  const weightsPath = resolve(dir, weightsFile); // a set may point at a checkpoint elsewhere (absolute path)
   const weights = openQwenCheckpoint(weightsPath, qwenParameterTable(config, options));
   try {
     const hash = createHash('sha256')
@@ -39,7 +39,7 @@ export async function buildQwenModelsForGoldenDir(
       .update(JSON.stringify({ config, options, debug: true }));
     // Names as the graphs see them, then every byte behind them (a file, a folder or a sharded index).
     for (const [name, t] of weights.tensors) hash.update(`${name}:${t.dtype}:${t.shape.join('x')};`);
-    for (const path of weights.filePaths) hash.update(readFileSync(path));
+    for (const path of weights.filePaths) fingerprintFile(hash, path);
     const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', `qwen-${hash.digest('hex').slice(0, 16)}`);
     const manifestPath = join(modelsDir, QWEN_MANIFEST_FILE);
     if (existsSync(manifestPath)) {
@@ -49,6 +49,17 @@ export async function buildQwenModelsForGoldenDir(
   } finally {
     weights.close();
   }
+}
+
+/** Files up to this size are hashed by content; bigger ones (a full-size checkpoint) by path, size and mtime. */
+const CONTENT_HASH_LIMIT = 256 * 1024 * 1024;
+/** Past this many parameter bytes the graphs keep their weights in `.onnx.data` files (protobuf's 2 GB limit). */
+const INLINE_WEIGHTS_LIMIT = 1024 * 1024 * 1024;
+
+function fingerprintFile(hash: Hash, path: string): void {
+  const { size, mtimeMs } = statSync(path);
+  if (size <= CONTENT_HASH_LIMIT) hash.update(readFileSync(path));
+  else hash.update(`${resolve(path)}:${size}:${mtimeMs};`);
 }
 
 async function buildInto(
@@ -67,7 +78,7 @@ async function buildInto(
     outDir: staging,
     options,
     source: weightsPath,
-    externalData: false,
+    externalData: parameterBytes(config, options) > INLINE_WEIGHTS_LIMIT,
     graphOptions: { debugOutputs: true },
   });
   try {
@@ -76,6 +87,13 @@ async function buildInto(
     rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
   }
   return manifest;
+}
+
+function parameterBytes(config: QwenConfig, options: BuildOptions): number {
+  const width = options.precision === 'fp16' ? 2 : 4;
+  let elements = 0;
+  for (const shape of qwenParameterTable(config, options).values()) elements += shape.reduce((a, b) => a * b, 1);
+  return elements * width;
 }
 
 export async function openQwenSessions(modelsDir: string, manifest: QwenModelsManifest): Promise<QwenSessions> {
