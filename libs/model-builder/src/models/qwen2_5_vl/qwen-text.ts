@@ -6,7 +6,7 @@ import { RmsNorm } from '../../nn/norms';
 import { QwenTextConfig } from './qwen-config';
 import { causalPaddingBias } from './qwen-masks';
 import { applyRotateHalfRope, mropeTables } from './qwen-rope';
-import { GatedMlp } from './qwen-vision';
+import { GatedMlp } from './qwen-mlp';
 
 interface LayerContext {
   readonly cos: Value;

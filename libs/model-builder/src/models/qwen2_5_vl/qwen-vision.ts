@@ -4,32 +4,9 @@ import { attention, splitQkv } from '../../nn/attention';
 import { Linear } from '../../nn/linear';
 import { RmsNorm } from '../../nn/norms';
 import { QwenVisionConfig, visionPatchFeatures } from './qwen-config';
+import { GatedMlp } from './qwen-mlp';
 import { rangeOfDim, segmentBias } from './qwen-masks';
 import { applyRotateHalfRope, visionRopeTables } from './qwen-rope';
-
-/** gate/up/down projections with biases and SiLU gating: `down(silu(gate(x)) · up(x))` (`Qwen2_5_VLMLP`). */
-export class GatedMlp extends Module {
-  private readonly gate: Linear;
-  private readonly up: Linear;
-  private readonly down: Linear;
-
-  constructor(
-    g: GraphBuilder,
-    path: string,
-    options: BuildOptions,
-    dims: { hidden: number; intermediate: number },
-    bias: boolean,
-  ) {
-    super(g, path, options);
-    this.gate = new Linear(g, this.child('gate_proj'), options, dims.hidden, dims.intermediate, bias);
-    this.up = new Linear(g, this.child('up_proj'), options, dims.hidden, dims.intermediate, bias);
-    this.down = new Linear(g, this.child('down_proj'), options, dims.intermediate, dims.hidden, bias);
-  }
-
-  forward(x: Value): Value {
-    return this.down.forward(this.g.mul(this.g.silu(this.gate.forward(x)), this.up.forward(x)));
-  }
-}
 
 /** What every vision block shares: the rotary tables and the two attention biases (windowed and full). */
 interface VisionContext {
