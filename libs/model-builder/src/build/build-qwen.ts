@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildOptions } from '../graph/module';
 import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
+import { FileDigests, digestFiles } from '../export/file-digests';
 import { WeightProvider } from '../export/weight-provider';
 import { QwenConfig } from '../models/qwen2_5_vl/qwen-config';
 import { QwenGraphName, QwenGraphOptions, buildQwenGraphs } from '../models/qwen2_5_vl/qwen-graphs';
@@ -35,13 +35,7 @@ export interface QwenModelsManifest {
   config: QwenConfig;
   source: string;
   graphs: Record<QwenGraphName, string>;
-  files: Record<string, { bytes: number; sha256: string }>;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 8 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  files: FileDigests;
 }
 
 /**
@@ -71,10 +65,7 @@ export async function buildQwenModels(input: QwenBuildInput): Promise<QwenModels
       }),
     );
   }
-  const files: QwenModelsManifest['files'] = {};
-  for (const path of written) {
-    files[path.slice(outDir.length + 1)] = { bytes: statSync(path).size, sha256: await sha256File(path) };
-  }
+  const files = await digestFiles(outDir, written);
   const manifest: QwenModelsManifest = {
     format: QWEN_MODELS_FORMAT,
     builder_version: BUILDER_VERSION,

@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder } from '../graph/graph-builder';
 import { BuildOptions } from '../graph/module';
 import { Step1XConfig } from '../models/config';
 import { buildConnectorGraph, buildDitGraph, buildVaeDecoderGraph, buildVaeEncoderGraph } from '../models/step1x-graphs';
 import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
+import { FileDigests, digestFiles } from '../export/file-digests';
 import { WeightProvider, checkStrict } from '../export/weight-provider';
 
 export const STEP1X_MODELS_FORMAT = 'step1x-models/1';
@@ -33,13 +33,7 @@ export interface ModelsManifest {
   config: Step1XConfig;
   source: Record<string, string>;
   graphs: Record<string, string>;
-  files: Record<string, { bytes: number; sha256: string }>;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 8 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  files: FileDigests;
 }
 
 function parameterTable(graphs: readonly GraphBuilder[]): Map<string, readonly number[]> {
@@ -89,11 +83,7 @@ export async function buildStep1XModels(input: Step1XBuildInput): Promise<Models
       }),
     );
   }
-  const files: ModelsManifest['files'] = {};
-  for (const path of written) {
-    const rel = path.slice(outDir.length + 1);
-    files[rel] = { bytes: statSync(path).size, sha256: await sha256File(path) };
-  }
+  const files = await digestFiles(outDir, written);
   const manifest: ModelsManifest = {
     format: STEP1X_MODELS_FORMAT,
     model_version: config.runtime.version,
