@@ -32,7 +32,6 @@ interface Step1XManifest {
 }
 
 interface QwenManifest {
-  config: { text: { hidden_size: number } };
   graphs: Record<'qwen_vision' | 'qwen_llm', string>;
 }
 
@@ -116,7 +115,6 @@ export class Step1XEditPipeline {
     private readonly sessions: Sessions,
     private readonly tokenizer: QwenTokenizer,
     private readonly manifest: Step1XManifest,
-    private readonly llmHidden: number,
   ) {}
 
   static async load(modelsDir: string, options: PipelineLoadOptions = {}): Promise<Step1XEditPipeline> {
@@ -138,7 +136,7 @@ export class Step1XEditPipeline {
       vaeDecoder: await graph(manifest.graphs.vae_decoder),
     };
     const tokenizer = existsSync(join(modelsDir, 'tokenizer.json')) ? QwenTokenizer.fromDirectory(modelsDir) : QwenTokenizer.bundled();
-    return new Step1XEditPipeline(sessions, tokenizer, manifest, qwen.config.text.hidden_size);
+    return new Step1XEditPipeline(sessions, tokenizer, manifest);
   }
 
   /** Where the weights came from (recorded by the builder), e.g. to say that tiny random weights are in use. */
