@@ -1,1 +1,12 @@
-export {};
+export * from './worker-logger';
+export * from './worker-runtime';
+export * from './main';
+export * from './models/model-preflight';
+export * from './edits/image-editor.port';
+export * from './edits/editor-pool';
+export * from './edits/pipeline-image-editor';
+export * from './edits/edit-webhooks';
+export * from './edits/edit-runner.service';
+export * from './webhooks/webhook-delivery.service';
+export * from './jobs/edit-image.handler';
+export * from './jobs/deliver-webhook.handler';

@@ -1,0 +1,268 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import {
+  NonRetryableJobError,
+  type DeliverWebhookPayload,
+  type EditRecord,
+  type WebhookEvent,
+} from '@step1x/contracts';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type EditPatch, type EditTransition, type JobContext, type TransitionResult } from '@step1x/queue';
+import { ObjectNotFoundError } from '@step1x/storage';
+import { EditRunner, outputKeyOf, type EditRunStore } from './edit-runner.service';
+import { EditWebhooks } from './edit-webhooks';
+import { EditorPool } from './editor-pool';
+import { EditAbortedError, EditInputError, type ImageEditor, type ImageEditRequest } from './image-editor.port';
+
+function recordOf(overrides: Partial<EditRecord> = {}): EditRecord {
+  return {
+    id: 'edit_01JTESTTESTTESTTESTTESTTES',
+    tenantId: 'acme',
+    status: 'queued',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    startedAt: null,
+    completedAt: null,
+    progress: { step: 0, total: 4 },
+    attempts: 0,
+    cancelRequested: false,
+    input: {
+      instruction: 'make it blue',
+      seed: 7,
+      steps: 4,
+      guidance: 6,
+      size_level: 512,
+      output_format: 'png',
+      priority: 'interactive',
+      width: 30,
+      height: 20,
+      truncated: null,
+    },
+    inputKey: 'inputs/acme/edit_01JTESTTESTTESTTESTTESTTES',
+    output: null,
+    error: null,
+    metadata: null,
+    webhook: { url: 'http://127.0.0.2:9/hook', events: ['started', 'progress', 'completed'] },
+    ...overrides,
+  };
+}
+
+/** Compare-and-set like the Redis script, over one in-memory record. */
+class MemoryEdits implements EditRunStore {
+  progressWrites = 0;
+  constructor(public record: EditRecord) {}
+
+  async get(): Promise<EditRecord | null> {
+    return structuredClone(this.record);
+  }
+  async transition(_id: string, t: EditTransition): Promise<TransitionResult> {
+    if (!t.from.includes(this.record.status)) return { applied: false, record: structuredClone(this.record) };
+    const { truncated, ...set } = t.set as EditPatch;
+    Object.assign(this.record, set);
+    if (truncated !== undefined) this.record.input.truncated = truncated;
+    if (t.setIfNull?.startedAt && this.record.startedAt === null) this.record.startedAt = t.setIfNull.startedAt;
+    return { applied: true, record: structuredClone(this.record) };
+  }
+  markRunning(id: string, attempt: number, at: Date) {
+    return this.transition(id, {
+      from: ['queued', 'running'],
+      set: { status: 'running', attempts: attempt },
+      setIfNull: { startedAt: at.toISOString() },
+    });
+  }
+  updateProgress(id: string, progress: { step: number; total: number }) {
+    this.progressWrites++;
+    return this.transition(id, { from: ['running'], set: { progress } });
+  }
+  markFailed(id: string, error: { code: string; message: string }, at: Date) {
+    return this.transition(id, { from: ['queued', 'running'], set: { status: 'failed', error, completedAt: at.toISOString() } });
+  }
+  markCanceled(id: string, at: Date) {
+    return this.transition(id, { from: ['queued', 'running'], set: { status: 'canceled', completedAt: at.toISOString() } });
+  }
+}
+
+/** Walks the steps like the pipeline: stops at a step boundary once the signal is aborted. */
+class ScriptedEditor implements ImageEditor {
+  calls = 0;
+  constructor(private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined) {}
+  async edit(request: ImageEditRequest) {
+    this.calls++;
+    for (let step = 1; step <= request.steps; step++) {
+      if (request.signal.aborted) throw new EditAbortedError();
+      await this.beforeStep(step);
+      request.onProgress(step, request.steps);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { bytes: Buffer.from('png-bytes'), contentType: 'image/png', width: 30, height: 20, truncated: true };
+  }
+  async release() {}
+}
+
+function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Buffer> = new Map()) {
+  if (!stored.has(record.inputKey)) stored.set(record.inputKey, Buffer.from('input'));
+  const edits = new MemoryEdits(record);
+  const queued: DeliverWebhookPayload[] = [];
+  let nowMs = Date.parse('2026-01-01T00:00:10.000Z');
+  const clock = () => new Date((nowMs += 400));
+  const objects = {
+    async get(key: string) {
+      const bytes = stored.get(key);
+      if (!bytes) throw new ObjectNotFoundError(key);
+      return { key, etag: null, size: bytes.length, contentType: null, lastModified: new Date(), metadata: {}, body: Readable.from([bytes]) };
+    },
+    async put(key: string, body: Buffer | Uint8Array | Readable) {
+      stored.set(key, body as Buffer);
+      return { key, etag: null, size: (body as Buffer).length };
+    },
+  };
+  const webhooks = new EditWebhooks(
+    { enqueueWebhook: async (payload) => void queued.push(payload) },
+    { presignGet: async (key) => ({ url: `http://s3.test/${key}?sig`, expiresAt: new Date(nowMs + 3600_000) }) },
+    { outputUrlTtlS: 3600, clock },
+  );
+  const runner = new EditRunner(edits, objects, new EditorPool([editor]), webhooks, {
+    maxInputBytes: 1024,
+    progressMinIntervalMs: 1000,
+    clock,
+  });
+  const events = () => queued.map((p) => JSON.parse(p.body) as WebhookEvent);
+  return { edits, queued, events, runner, stored };
+}
+
+function contextOf(attempt = 1, maxAttempts = 3, controller = new AbortController()): JobContext {
+  return { jobId: 'job', attempt, maxAttempts, signal: controller.signal, reportProgress: async () => undefined };
+}
+
+describe('EditRunner', () => {
+  it('runs a queued edit to succeeded: deterministic output key, per-step progress, throttled webhooks', async () => {
+    const h = harness(recordOf(), new ScriptedEditor());
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'succeeded');
+    const key = outputKeyOf('acme', h.edits.record.id, 'png');
+    assert.equal(key, `outputs/acme/${h.edits.record.id}.png`);
+    assert.deepEqual(h.stored.get(key), Buffer.from('png-bytes'));
+    assert.equal(h.edits.record.status, 'succeeded');
+    assert.deepEqual(h.edits.record.output, { key, width: 30, height: 20, format: 'png', seed: 7 });
+    assert.equal(h.edits.record.input.truncated, true);
+    assert.equal(h.edits.progressWrites, 4);
+    assert.deepEqual(h.edits.record.progress, { step: 4, total: 4 });
+    const types = h.events().map((e) => e.type);
+    assert.equal(types[0], 'edit.started');
+    assert.equal(types.at(-1), 'edit.completed');
+    const progress = h.events().filter((e) => e.type === 'edit.progress');
+    assert.ok(progress.length >= 1 && progress.length < 4, `throttled: ${progress.length} of 4 steps`);
+    for (let i = 1; i < progress.length; i++) {
+      assert.ok(Date.parse(progress[i].timestamp) - Date.parse(progress[i - 1].timestamp) >= 1000);
+    }
+    const completed = h.events().at(-1)!;
+    assert.equal(completed.data.status, 'succeeded');
+    assert.match(completed.data.output!.url, /^http:\/\/s3\.test\/outputs\/acme\//);
+    assert.equal(new Set(h.queued.map((p) => p.messageId)).size, h.queued.length, 'one webhook-id per event');
+  });
+
+  it('sends only the events the edit asked for (completed always)', async () => {
+    const h = harness(recordOf({ webhook: { url: 'http://127.0.0.2:9/h', events: ['completed'] } }), new ScriptedEditor());
+    await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf());
+    assert.deepEqual(h.events().map((e) => e.type), ['edit.completed']);
+  });
+
+  it('stops at the next step on a fanned-out cancel: canceled, with edit.completed status canceled', async () => {
+    const controller = new AbortController();
+    const editor = new ScriptedEditor((step) => {
+      if (step === 2) controller.abort(JOB_ABORT_CANCELED);
+    });
+    const h = harness(recordOf(), editor);
+    const outcome = await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf(1, 3, controller));
+    assert.equal(outcome, 'canceled');
+    assert.equal(h.edits.record.status, 'canceled');
+    assert.ok(h.edits.record.progress.step < 4);
+    const completed = h.events().at(-1)!;
+    assert.equal(completed.type, 'edit.completed');
+    assert.equal(completed.data.status, 'canceled');
+  });
+
+  it('also stops when the record says cancel_requested (a cancel published before it subscribed)', async () => {
+    let h: ReturnType<typeof harness>;
+    const editor = new ScriptedEditor((step) => {
+      if (step === 2) h.edits.record.cancelRequested = true;
+    });
+    h = harness(recordOf(), editor);
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'canceled');
+    assert.equal(h.edits.record.status, 'canceled');
+  });
+
+  it('cancels at once, without running, an edit whose cancel was requested before it started', async () => {
+    const editor = new ScriptedEditor();
+    const h = harness(recordOf({ cancelRequested: true }), editor);
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'canceled');
+    assert.equal(editor.calls, 0);
+  });
+
+  it('does not run an edit that is already finished or gone', async () => {
+    const editor = new ScriptedEditor();
+    const h = harness(recordOf({ status: 'canceled' }), editor);
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'skipped');
+    assert.equal(editor.calls, 0);
+    assert.equal(h.queued.length, 0);
+  });
+
+  it('announces the start once: a stalled edit taken over while running sends no second edit.started', async () => {
+    const h = harness(recordOf({ status: 'running', startedAt: '2026-01-01T00:00:05.000Z' }), new ScriptedEditor());
+    await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf());
+    assert.equal(h.events().filter((e) => e.type === 'edit.started').length, 0);
+    assert.equal(h.edits.record.startedAt, '2026-01-01T00:00:05.000Z');
+  });
+
+  it('fails bad input without a retry: NonRetryableJobError with the code, failed record, edit.completed', async () => {
+    const editor: ImageEditor = {
+      edit: async () => {
+        throw new EditInputError('invalid_image', 'cannot decode');
+      },
+      release: async () => undefined,
+    };
+    const h = harness(recordOf(), editor);
+    await assert.rejects(
+      h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()),
+      (error: unknown) => error instanceof NonRetryableJobError && error.code === 'invalid_image',
+    );
+    assert.equal(h.edits.record.status, 'failed');
+    assert.deepEqual(h.edits.record.error, { code: 'invalid_image', message: 'cannot decode' });
+    assert.equal(h.events().at(-1)!.data.status, 'failed');
+  });
+
+  it('treats a vanished input object as bad input', async () => {
+    const record = recordOf();
+    const h = harness(record, new ScriptedEditor());
+    h.stored.delete(record.inputKey);
+    await assert.rejects(h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf()), NonRetryableJobError);
+    assert.equal(h.edits.record.error?.code, 'input_not_found');
+  });
+
+  it('rethrows infrastructure errors for a retry (record back to queued) and fails on the last attempt', async () => {
+    const broken: ImageEditor = {
+      edit: async () => {
+        throw new Error('GPU fell off the bus');
+      },
+      release: async () => undefined,
+    };
+    const h = harness(recordOf(), broken);
+    await assert.rejects(h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf(1, 2)), /GPU fell/);
+    assert.equal(h.edits.record.status, 'queued');
+    assert.deepEqual(h.edits.record.progress, { step: 0, total: 4 });
+    await assert.rejects(h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf(2, 2)), /GPU fell/);
+    assert.equal(h.edits.record.status, 'failed');
+    assert.equal(h.edits.record.error?.code, 'internal_error');
+    assert.equal(h.edits.record.attempts, 2);
+    assert.doesNotMatch(h.edits.record.error?.message ?? '', /GPU/, 'internals stay in the log');
+  });
+
+  it('hands the edit back to the queue when shutdown aborts it', async () => {
+    const controller = new AbortController();
+    const h = harness(recordOf(), new ScriptedEditor((step) => void (step === 2 && controller.abort(JOB_ABORT_SHUTDOWN))));
+    await assert.rejects(
+      h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf(1, 3, controller)),
+      EditAbortedError,
+    );
+    assert.equal(h.edits.record.status, 'queued');
+    assert.equal(h.events().filter((e) => e.type === 'edit.completed').length, 0);
+  });
+});

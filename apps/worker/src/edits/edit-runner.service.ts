@@ -1,0 +1,239 @@
+import type { Readable } from 'node:stream';
+import {
+  isTerminalStatus,
+  NonRetryableJobError,
+  WebhookEventType,
+  type EditImagePayload,
+  type EditRecord,
+  type OutputFormat,
+} from '@step1x/contracts';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type EditRepository, type JobContext } from '@step1x/queue';
+import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
+import { describeError, SILENT_LOGGER, type WorkerLogger } from '../worker-logger';
+import { ProgressThrottle, type EditWebhooks } from './edit-webhooks';
+import type { EditorPool } from './editor-pool';
+import { EditAbortedError, EditInputError, type EditedImage } from './image-editor.port';
+
+export type EditRunOutcome =
+  | 'succeeded'
+  | 'canceled'
+  | 'failed'
+  /** Nothing to do: the edit is gone, already finished, or another worker finished it first. */
+  | 'skipped';
+
+/** The store-of-record operations a run needs. */
+export type EditRunStore = Pick<
+  EditRepository,
+  'get' | 'markRunning' | 'updateProgress' | 'transition' | 'markFailed' | 'markCanceled'
+>;
+
+export interface EditRunnerOptions {
+  /** MAX_UPLOAD_BYTES: the API never stores a larger input; a larger object is not ours to decode. */
+  maxInputBytes: number;
+  /** WEBHOOK_PROGRESS_MIN_INTERVAL_MS. */
+  progressMinIntervalMs: number;
+  /** @defaultValue () => new Date() */
+  clock?: () => Date;
+  /** @defaultValue silent */
+  logger?: WorkerLogger;
+}
+
+/** Deterministic, so a re-run (retry, stalled job) overwrites the same object instead of leaving a second one. */
+export function outputKeyOf(tenantId: string, editId: string, format: OutputFormat): string {
+  return `outputs/${tenantId}/${editId}.${format}`;
+}
+
+/**
+ * Runs one edit job against the store of record: start (compare-and-set, so a canceled or finished edit is never
+ * run), read the input from S3, run the model with per-step progress, write the output, finish. Decides what a
+ * failure means: cancel → `canceled`; shutdown → back to the queue; bad input → `failed` without retry; anything
+ * else → retried by the queue, `failed` after the last attempt.
+ */
+export class EditRunner {
+  private readonly clock: () => Date;
+  private readonly logger: WorkerLogger;
+
+  constructor(
+    private readonly edits: EditRunStore,
+    private readonly objects: Pick<ObjectStore, 'get' | 'put'>,
+    private readonly editors: EditorPool,
+    private readonly webhooks: EditWebhooks,
+    private readonly options: EditRunnerOptions,
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.logger = options.logger ?? SILENT_LOGGER;
+  }
+
+  async run(payload: EditImagePayload, context: JobContext): Promise<EditRunOutcome> {
+    const before = await this.edits.get(payload.editId);
+    if (!before || isTerminalStatus(before.status)) return this.skip(payload.editId, before?.status ?? 'gone');
+    const started = await this.edits.markRunning(payload.editId, context.attempt, this.clock());
+    if (!started.applied) return this.skip(payload.editId, started.record?.status ?? 'gone');
+    const record = started.record;
+    // A stalled job taken over by another worker was already `running`: its start was announced once.
+    if (before.status === 'queued') await this.emit(record, WebhookEventType.EditStarted);
+    if (record.cancelRequested) return this.finishCanceled(record);
+
+    const abort = new AbortController();
+    const forward = () => abort.abort(context.signal.reason);
+    if (context.signal.aborted) forward();
+    else context.signal.addEventListener('abort', forward, { once: true });
+    try {
+      const edited = await this.runModel(record, abort);
+      return await this.finishSucceeded(record, edited);
+    } catch (error) {
+      return await this.finishAfterError(record, error, abort.signal, context);
+    } finally {
+      context.signal.removeEventListener('abort', forward);
+    }
+  }
+
+  private async runModel(record: EditRecord, abort: AbortController): Promise<EditedImage> {
+    const image = await this.readInput(record);
+    const throttle = new ProgressThrottle(this.options.progressMinIntervalMs);
+    let progressWork: Promise<void> = Promise.resolve();
+    try {
+      return await this.editors.use((editor) =>
+        editor.edit({
+          image,
+          instruction: record.input.instruction,
+          seed: record.input.seed,
+          steps: record.input.steps,
+          guidance: record.input.guidance,
+          sizeLevel: record.input.size_level,
+          format: record.input.output_format,
+          signal: abort.signal,
+          onProgress: (step, total) => {
+            // Serialised, so progress lands in order and is all written before the edit finishes.
+            progressWork = progressWork.then(() => this.recordProgress(record.id, step, total, throttle, abort));
+          },
+        }),
+      );
+    } finally {
+      await progressWork;
+    }
+  }
+
+  private async recordProgress(
+    editId: string,
+    step: number,
+    total: number,
+    throttle: ProgressThrottle,
+    abort: AbortController,
+  ): Promise<void> {
+    try {
+      const updated = await this.edits.updateProgress(editId, { step, total });
+      if (!updated.applied) return;
+      // Belt and braces next to the cancel fan-out: a cancel published before this worker subscribed still lands.
+      if (updated.record.cancelRequested && !abort.signal.aborted) abort.abort(JOB_ABORT_CANCELED);
+      const now = this.clock();
+      if (this.webhooks.wants(updated.record, WebhookEventType.EditProgress) && throttle.take(now.getTime())) {
+        await this.emit(updated.record, WebhookEventType.EditProgress, now);
+      }
+    } catch (error) {
+      this.logger.warn(`progress of ${editId} not recorded: ${describeError(error)}`);
+    }
+  }
+
+  private async readInput(record: EditRecord): Promise<Buffer> {
+    let body: Readable;
+    try {
+      body = (await this.objects.get(record.inputKey)).body;
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) {
+        throw new EditInputError('input_not_found', 'the input image is no longer stored', { cause: error });
+      }
+      throw error;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > this.options.maxInputBytes) {
+        body.destroy();
+        throw new EditInputError('payload_too_large', `the input image is over ${this.options.maxInputBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private async finishSucceeded(record: EditRecord, edited: EditedImage): Promise<EditRunOutcome> {
+    const format = record.input.output_format;
+    const key = outputKeyOf(record.tenantId, record.id, format);
+    await this.objects.put(key, edited.bytes, {
+      contentType: edited.contentType,
+      metadata: { tenant: record.tenantId, edit: record.id },
+    });
+    const finished = await this.edits.transition(record.id, {
+      from: ['running'],
+      set: {
+        status: 'succeeded',
+        output: { key, width: edited.width, height: edited.height, format, seed: record.input.seed },
+        completedAt: this.clock().toISOString(),
+        error: null,
+        truncated: edited.truncated,
+      },
+    });
+    if (!finished.applied) return this.skip(record.id, finished.record?.status ?? 'gone');
+    await this.emit(finished.record, WebhookEventType.EditCompleted);
+    return 'succeeded';
+  }
+
+  private async finishAfterError(
+    record: EditRecord,
+    error: unknown,
+    signal: AbortSignal,
+    context: JobContext,
+  ): Promise<EditRunOutcome> {
+    if (signal.aborted && signal.reason === JOB_ABORT_SHUTDOWN) {
+      await this.handBack(record, 'the worker is shutting down');
+      throw error;
+    }
+    if (signal.aborted && signal.reason === JOB_ABORT_CANCELED) return this.finishCanceled(record);
+    if (error instanceof EditInputError) {
+      await this.finishFailed(record, error.code, error.message);
+      throw new NonRetryableJobError(error.code, error.message);
+    }
+    if (error instanceof EditAbortedError) this.logger.warn(`${record.id} stopped without a cancel or shutdown`);
+    this.logger.error(`${record.id} attempt ${context.attempt}/${context.maxAttempts}: ${describeError(error)}`);
+    if (context.attempt >= context.maxAttempts) {
+      await this.finishFailed(record, 'internal_error', `the edit failed after ${context.attempt} attempt(s)`);
+    } else {
+      await this.handBack(record, 'retrying after an infrastructure error');
+    }
+    throw error;
+  }
+
+  private async finishCanceled(record: EditRecord): Promise<EditRunOutcome> {
+    const canceled = await this.edits.markCanceled(record.id, this.clock());
+    if (!canceled.applied) return this.skip(record.id, canceled.record?.status ?? 'gone');
+    await this.emit(canceled.record, WebhookEventType.EditCompleted);
+    return 'canceled';
+  }
+
+  private async finishFailed(record: EditRecord, code: string, message: string): Promise<void> {
+    const failed = await this.edits.markFailed(record.id, { code, message }, this.clock());
+    if (failed.applied) await this.emit(failed.record, WebhookEventType.EditCompleted);
+  }
+
+  /** Back to `queued` while the job waits in the queue again (retry backoff or another worker). */
+  private async handBack(record: EditRecord, why: string): Promise<void> {
+    this.logger.info(`${record.id} goes back to the queue: ${why}`);
+    await this.edits
+      .transition(record.id, { from: ['running'], set: { status: 'queued', progress: { step: 0, total: record.input.steps } } })
+      .catch((error: unknown) => this.logger.warn(`${record.id} not marked queued: ${describeError(error)}`));
+  }
+
+  private async emit(record: EditRecord, type: WebhookEventType, at?: Date): Promise<void> {
+    // A lost event must not undo a finished edit: the record is the truth, receivers can GET it.
+    await this.webhooks
+      .emit(record, type, at)
+      .catch((error: unknown) => this.logger.error(`${type} for ${record.id} not queued: ${describeError(error)}`));
+  }
+
+  private skip(editId: string, status: string): EditRunOutcome {
+    this.logger.info(`${editId} not run: it is ${status}`);
+    return 'skipped';
+  }
+}

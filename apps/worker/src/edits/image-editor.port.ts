@@ -1,0 +1,59 @@
+import type { OutputFormat } from '@step1x/contracts';
+
+/** One edit as the worker asks for it: the input's bytes (read from S3) and the edit's settings. */
+export interface ImageEditRequest {
+  image: Uint8Array;
+  instruction: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  sizeLevel: number;
+  format: OutputFormat;
+  /** Aborting it stops the edit at the next denoising step (`EditAbortedError`). */
+  signal: AbortSignal;
+  /** Called after every denoising step, synchronously from the model loop: keep it cheap. */
+  onProgress(step: number, total: number): void;
+}
+
+export interface EditedImage {
+  /** The encoded result in `format`. */
+  bytes: Buffer;
+  contentType: string;
+  /** Always the oriented input's size (DECISIONS §9). */
+  width: number;
+  height: number;
+  /** The 640-token window cut the instruction (DECISIONS §10). */
+  truncated: boolean;
+}
+
+/** Runs one edit; one editor runs one edit at a time (one per GPU slot). */
+export interface ImageEditor {
+  edit(request: ImageEditRequest): Promise<EditedImage>;
+  release(): Promise<void>;
+}
+
+/**
+ * The input cannot be edited, whatever the retry: a client error with a code (`invalid_image`,
+ * `unsupported_aspect_ratio`, …) that ends the edit as `failed`.
+ */
+export class EditInputError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EditInputError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** The edit stopped because its signal was aborted (cancel or shutdown); the signal's reason says which. */
+export class EditAbortedError extends Error {
+  readonly code = 'aborted';
+  constructor() {
+    super('the edit was stopped at a step boundary');
+    this.name = 'EditAbortedError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

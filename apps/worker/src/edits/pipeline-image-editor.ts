@@ -1,0 +1,79 @@
+import type { ErrorCode } from '@step1x/contracts';
+import {
+  EditCanceledError,
+  encodeImageBytes,
+  IMAGE_MIME_TYPES,
+  ImageInputError,
+  InstructionRejectedError,
+  QwenInputError,
+  SizeLevelError,
+  type ImageInputErrorCode,
+  type QwenInputErrorCode,
+  type Step1XEditPipeline,
+} from '@step1x/pipeline';
+import { EditAbortedError, EditInputError, type EditedImage, type ImageEditor, type ImageEditRequest } from './image-editor.port';
+
+const IMAGE_ERROR_CODE: Readonly<Record<ImageInputErrorCode, ErrorCode>> = {
+  image_unreadable: 'invalid_image',
+  image_too_large: 'image_too_large',
+  image_aspect_ratio: 'unsupported_aspect_ratio',
+};
+
+const QWEN_ERROR_CODE: Readonly<Record<QwenInputErrorCode, ErrorCode>> = {
+  unsupported_aspect_ratio: 'unsupported_aspect_ratio',
+  image_too_small: 'invalid_image',
+  invalid_image: 'invalid_image',
+  invalid_token_sequence: 'invalid_request',
+};
+
+/** The pipeline's own input refusals become `EditInputError` with the contract's codes; the rest stays as is. */
+export function classifyPipelineError(error: unknown): unknown {
+  if (error instanceof EditCanceledError || (error as { code?: unknown })?.code === 'canceled') {
+    return new EditAbortedError();
+  }
+  if (error instanceof ImageInputError) {
+    return new EditInputError(IMAGE_ERROR_CODE[error.code], error.message, { cause: error });
+  }
+  if (error instanceof SizeLevelError) {
+    return new EditInputError('unsupported_aspect_ratio', error.message, { cause: error });
+  }
+  if (error instanceof InstructionRejectedError) return new EditInputError(error.code, error.message, { cause: error });
+  if (error instanceof QwenInputError) {
+    return new EditInputError(QWEN_ERROR_CODE[error.code], error.message, { cause: error });
+  }
+  return error;
+}
+
+/** `ImageEditor` on one `Step1XEditPipeline` (ONNX Runtime) plus the output encoding. */
+export class PipelineImageEditor implements ImageEditor {
+  constructor(private readonly pipeline: Step1XEditPipeline) {}
+
+  async edit(request: ImageEditRequest): Promise<EditedImage> {
+    try {
+      const result = await this.pipeline.edit({
+        image: request.image,
+        instruction: request.instruction,
+        seed: request.seed,
+        steps: request.steps,
+        guidance: request.guidance,
+        sizeLevel: request.sizeLevel,
+        signal: request.signal,
+        onProgress: ({ step, total }) => request.onProgress(step, total),
+      });
+      const bytes = await encodeImageBytes(result.image, request.format);
+      return {
+        bytes,
+        contentType: IMAGE_MIME_TYPES[request.format],
+        width: result.image.width,
+        height: result.image.height,
+        truncated: result.truncated,
+      };
+    } catch (error) {
+      throw classifyPipelineError(error);
+    }
+  }
+
+  release(): Promise<void> {
+    return this.pipeline.release();
+  }
+}

@@ -1,0 +1,44 @@
+import { loadConfig, type Env } from '@step1x/config';
+import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
+import { startWorker, type RunningWorker } from './worker-runtime';
+
+/**
+ * Runs `stop` once on the first SIGTERM or SIGINT, then exits 0 (1 if stopping failed); a second signal exits
+ * at once with 1, so an operator can always get out.
+ */
+export function exitOnShutdownSignal(stop: () => Promise<void>, logger: WorkerLogger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${describeError(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** ROLE=worker as its own process: config from the environment, models warm, then jobs until SIGTERM. */
+export async function runWorkerProcess(env: Env): Promise<RunningWorker> {
+  const config = loadConfig(env);
+  const logger = createConsoleLogger(config.server.logLevel);
+  const worker = await startWorker(config, { logger });
+  exitOnShutdownSignal(async () => void (await worker.close()), logger);
+  return worker;
+}
+
+if (require.main === module) {
+  runWorkerProcess(process.env).catch((error: unknown) => {
+    console.error(`worker failed to start: ${describeError(error)}`);
+    process.exit(1);
+  });
+}

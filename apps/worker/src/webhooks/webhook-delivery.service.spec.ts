@@ -1,0 +1,81 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DeliverWebhookPayload } from '@step1x/contracts';
+import type { DeliveryLogEntry } from '@step1x/queue';
+import type { DeliveryResult, WebhookMessage } from '@step1x/webhooks';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+
+const PAYLOAD: DeliverWebhookPayload = {
+  messageId: 'msg_01JTESTTESTTESTTESTTESTTES',
+  tenantId: 'acme',
+  editId: 'edit_01JTESTTESTTESTTESTTESTTES',
+  type: 'edit.started',
+  url: 'http://127.0.0.2:9/hook',
+  body: '{"type":"edit.started"}',
+  attempt: 1,
+};
+
+function setup(result: (attempt: number) => Omit<DeliveryResult, 'record'> & { status: number | null }) {
+  const sent: Array<{ message: WebhookMessage; attempt: number }> = [];
+  const logged: Array<{ editId: string; entry: DeliveryLogEntry }> = [];
+  const queued: Array<{ payload: DeliverWebhookPayload; delayMs?: number }> = [];
+  const secrets = new Map<string, string>();
+  const service = new WebhookDeliveryService(
+    {
+      getOrCreate: async (tenant, create) => {
+        if (!secrets.has(tenant)) secrets.set(tenant, create());
+        return secrets.get(tenant)!;
+      },
+    },
+    {
+      deliver: async (message, attempt) => {
+        sent.push({ message, attempt });
+        const { status, ...rest } = result(attempt);
+        return {
+          ...rest,
+          record: { attempt, at: new Date(0).toISOString(), status, duration_ms: 3, error: null, next_retry_at: null },
+        };
+      },
+    },
+    { record: async (editId, entry) => void logged.push({ editId, entry }), list: async () => [] },
+    { enqueueWebhook: async (payload, options) => void queued.push({ payload, delayMs: options?.delayMs }) },
+  );
+  return { service, sent, logged, queued, secrets };
+}
+
+describe('WebhookDeliveryService', () => {
+  it('signs with the tenant secret (created on first use), records the attempt, stops on success', async () => {
+    const s = setup(() => ({ status: 204, outcome: { kind: 'response', status: 204, retryAfterMs: null }, plan: { action: 'done' } }));
+    assert.deepEqual(await s.service.deliver(PAYLOAD), { status: 204, next: 'done' });
+    assert.match(s.secrets.get('acme')!, /^whsec_/);
+    assert.equal(s.sent[0].message.secret, s.secrets.get('acme'));
+    assert.equal(s.sent[0].message.webhookId, PAYLOAD.messageId);
+    assert.equal(s.sent[0].message.payload, PAYLOAD.body);
+    assert.equal(s.logged[0].editId, PAYLOAD.editId);
+    assert.equal(s.logged[0].entry.message_id, PAYLOAD.messageId);
+    assert.equal(s.logged[0].entry.type, 'edit.started');
+    assert.equal(s.logged[0].entry.status, 204);
+    assert.equal(s.queued.length, 0);
+  });
+
+  it('queues the next attempt with the same message id and body, delayed as planned', async () => {
+    const at = new Date(5000);
+    const s = setup(() => ({
+      status: 500,
+      outcome: { kind: 'response', status: 500, retryAfterMs: null },
+      plan: { action: 'retry', attempt: 2, delayMs: 5000, at },
+    }));
+    assert.deepEqual(await s.service.deliver(PAYLOAD), { status: 500, next: 'retry' });
+    assert.equal(s.queued.length, 1);
+    assert.deepEqual(s.queued[0].payload, { ...PAYLOAD, attempt: 2 });
+    assert.equal(s.queued[0].delayMs, 5000);
+  });
+
+  it('gives up without queuing when the plan says so', async () => {
+    const s = setup(() => ({ status: 410, outcome: { kind: 'response', status: 410, retryAfterMs: null }, plan: { action: 'give_up', reason: 'gone' } }));
+    assert.deepEqual(await s.service.deliver({ ...PAYLOAD, attempt: 3 }), { status: 410, next: 'give_up' });
+    assert.equal(s.sent[0].attempt, 3);
+    assert.equal(s.queued.length, 0);
+    assert.equal(s.logged.length, 1);
+  });
+});

@@ -1,0 +1,148 @@
+import type { AppConfig } from '@step1x/config';
+import {
+  BullmqJobConsumer,
+  BullmqJobQueue,
+  closeRedisClient,
+  createRedisClient,
+  JobRegistry,
+  RedisCancelBus,
+  RedisDeliveryLog,
+  RedisEditRepository,
+  RedisKeys,
+  RedisWebhookSecretStore,
+  type CloseResult,
+} from '@step1x/queue';
+import type { PipelineLoadOptions } from '@step1x/pipeline';
+import { S3ObjectStore } from '@step1x/storage';
+import { createRetrySchedule, EgressGuard, WebhookSender } from '@step1x/webhooks';
+import { EditRunner } from './edits/edit-runner.service';
+import { EditWebhooks } from './edits/edit-webhooks';
+import { EditorPool } from './edits/editor-pool';
+import { DeliverWebhookHandler } from './jobs/deliver-webhook.handler';
+import { EditImageHandler } from './jobs/edit-image.handler';
+import { loadWarmEditors, resolveModelsDir } from './models/model-preflight';
+import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
+import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
+
+export class WorkerConfigError extends Error {
+  readonly code = 'missing_redis_url';
+  constructor() {
+    super('REDIS_URL is unset: the worker takes its jobs from Redis (npm start runs a local one)');
+    this.name = 'WorkerConfigError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+export interface StartWorkerOptions {
+  /** @defaultValue console lines at LOG_LEVEL */
+  logger?: WorkerLogger;
+  /** A models folder already resolved by the caller (the embedded start); else MODELS_DIR or the tiny models. */
+  modelsDir?: string;
+  /** Passed to every pipeline (execution providers, threads). @defaultValue CPU, runtime-chosen threads */
+  pipeline?: PipelineLoadOptions;
+}
+
+export interface RunningWorker {
+  readonly modelsDir: string;
+  /** Edits run at once (WORKER_CONCURRENCY), one warm pipeline each. */
+  readonly concurrency: number;
+  /**
+   * Stops taking jobs, lets running edits finish within `graceMs` (SHUTDOWN_GRACE_MS) and hands the rest back to
+   * the queue, then closes every Redis client and releases the models. Idempotent.
+   */
+  close(graceMs?: number): Promise<CloseResult>;
+}
+
+/**
+ * The worker's composition root: models loaded and warm first (boot fails on a bad models folder before any job
+ * is taken), then the adapters, the `@OnJob` registry (boot fails on a missing or duplicate handler) and the
+ * BullMQ consumer on both queues.
+ */
+export async function startWorker(config: AppConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
+  if (!config.redis.url) throw new WorkerConfigError();
+  const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
+  const modelsDir = options.modelsDir ?? (await resolveModelsDir(config.worker.modelsDir, logger)).modelsDir;
+  const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, options.pipeline));
+
+  const keys = new RedisKeys(config.redis.keyPrefix);
+  const command = createRedisClient(config.redis.url, 'command');
+  const blocking = createRedisClient(config.redis.url, 'blocking');
+  const jobQueue = new BullmqJobQueue({
+    connection: command,
+    keys,
+    editAttempts: config.queue.editMaxAttempts,
+    editRetryBackoffMs: config.queue.editRetryBackoffMs,
+  });
+  const cancelBus = new RedisCancelBus(command, keys);
+  const consumer = new BullmqJobConsumer({
+    connection: blocking,
+    keys,
+    concurrency: { edit: config.worker.concurrency, webhook: config.worker.webhookConcurrency },
+    lockDurationMs: config.queue.lockDurationMs,
+    stalledIntervalMs: config.queue.stalledIntervalMs,
+    maxStalledCount: config.queue.maxStalledCount,
+    cancelBus,
+    onError: (error) => logger.error(`queue: ${describeError(error)}`),
+  });
+  const closeClients = async () => {
+    await jobQueue.close().catch(() => undefined);
+    await cancelBus.close();
+    await Promise.all([closeRedisClient(command), closeRedisClient(blocking)]);
+  };
+
+  try {
+    const objectStore = createObjectStore(config);
+    const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
+    const webhooks = new EditWebhooks(jobQueue, objectStore, { outputUrlTtlS: config.limits.outputUrlTtlS });
+    const runner = new EditRunner(edits, objectStore, pool, webhooks, {
+      maxInputBytes: config.limits.maxUploadBytes,
+      progressMinIntervalMs: config.webhooks.progressMinIntervalMs,
+      logger,
+    });
+    const sender = new WebhookSender({
+      guard: new EgressGuard({ allowlist: config.egress.allowlist }),
+      schedule: createRetrySchedule({ delaysMs: config.webhooks.retryScheduleMs, jitter: config.webhooks.jitter }),
+      timeoutMs: config.webhooks.timeoutMs,
+    });
+    const delivery = new WebhookDeliveryService(
+      new RedisWebhookSecretStore(command, keys),
+      sender,
+      new RedisDeliveryLog(command, keys, config.retention.editRecordDays),
+      jobQueue,
+      logger,
+    );
+    const registry = JobRegistry.fromInstances([new EditImageHandler(runner), new DeliverWebhookHandler(delivery)]);
+    await consumer.start(registry);
+  } catch (error) {
+    await consumer.close(0).catch(() => undefined);
+    await closeClients();
+    await pool.release();
+    throw error;
+  }
+  logger.info(`taking jobs: ${config.worker.concurrency} edit(s) at once, models in ${modelsDir}`);
+
+  let closing: Promise<CloseResult> | null = null;
+  const close = (graceMs = config.worker.shutdownGraceMs) =>
+    (closing ??= (async () => {
+      logger.info(`stopping: no new jobs; running edits get ${graceMs} ms`);
+      const result = await consumer.close(graceMs);
+      await closeClients();
+      await pool.release();
+      logger.info(result.drained ? 'stopped: every running edit finished' : 'stopped: running edits handed back');
+      return result;
+    })());
+  return { modelsDir, concurrency: config.worker.concurrency, close };
+}
+
+function createObjectStore(config: AppConfig): S3ObjectStore {
+  return new S3ObjectStore({
+    bucket: config.s3.bucket,
+    region: config.s3.region,
+    endpoint: config.s3.endpoint ?? undefined,
+    forcePathStyle: config.s3.forcePathStyle,
+    credentials:
+      config.s3.accessKeyId && config.s3.secretAccessKey
+        ? { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey }
+        : undefined,
+  });
+}
