@@ -1,11 +1,13 @@
 import { GOLDEN_USAGE, UsageError, goldenCommand } from './commands/golden.command';
 import { MODELS_BUILD_USAGE, modelsBuildCommand } from './commands/models-build.command';
 import { EDIT_USAGE, editCommand } from './commands/edit.command';
+import { START_USAGE, startCommand } from './commands/start.command';
 
 const USAGE = `usage:
   ${GOLDEN_USAGE}
   ${MODELS_BUILD_USAGE}
-  ${EDIT_USAGE}`;
+  ${EDIT_USAGE}
+  ${START_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
@@ -14,6 +16,8 @@ async function main(argv: string[]): Promise<number> {
       return goldenCommand(argv.slice(1));
     case 'edit':
       return editCommand(argv.slice(1));
+    case 'start':
+      return startCommand(argv.slice(1));
     case 'models':
       if (sub === 'build') return modelsBuildCommand(rest);
       throw new UsageError(MODELS_BUILD_USAGE);
