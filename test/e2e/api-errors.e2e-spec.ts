@@ -194,12 +194,12 @@ describe('API errors (e2e)', () => {
     await expectError(await submit(await pngOf(1010, 10)), 422, 'unsupported_aspect_ratio');
   });
 
-  it('422 url_not_allowed for loopback, private and metadata addresses, in any notation', async () => {
+  // Only loopback targets here: private, link-local and public ones are fed to the service inside a network
+  // namespace (service-egress.e2e-spec.ts), where a broken guard reaches nothing.
+  it('422 url_not_allowed for loopback addresses, in any notation', async () => {
     for (const url of [
       'http://127.0.0.1/a.png',
       'http://[::1]/a.png',
-      'http://169.254.169.254/latest/meta-data',
-      'http://10.0.0.1/a.png',
       'http://2130706433/a.png',
       'http://0x7f000001/a.png',
       'ftp://127.0.0.2/a.png',
