@@ -24,6 +24,19 @@ export interface BullmqJobConsumerOptions {
   cancelBus?: CancelBus;
   /** Worker-level errors (connection loss…); handler errors go through BullMQ's retry logic. */
   onError?: (error: Error) => void;
+  /**
+   * A job failed for good: no attempt left, or BullMQ gave up on it without running the handler (stalled more
+   * than `maxStalledCount` times). Lets the owner of the records settle the ones no handler saw fail.
+   * @defaultValue none
+   */
+  onJobFailed?: (failure: FinalJobFailure) => void;
+}
+
+export interface FinalJobFailure {
+  queue: QueueName;
+  jobId: string;
+  name: string;
+  reason: string;
 }
 
 export interface CloseResult {
@@ -55,6 +68,12 @@ export class BullmqJobConsumer {
         autorun: false,
       });
       worker.on('error', (error) => this.options.onError?.(error));
+      worker.on('failed', (job, error) => {
+        // `finishedOn` is only set when the failure is final (a retry leaves it unset).
+        if (job?.finishedOn && job.id) {
+          this.options.onJobFailed?.({ queue, jobId: job.id, name: job.name, reason: error.message });
+        }
+      });
       this.workers.push(worker);
     }
     if (this.options.cancelBus) {
