@@ -16,7 +16,11 @@ describe('service: egress guard in a network namespace (e2e)', () => {
 
   const refused = (answer: EgressAnswer | undefined, name: string, param: string, code = 'url_not_allowed') => {
     assert.ok(answer, `no answer for ${name}`);
-    assert.deepEqual({ status: answer.status, code: answer.code, param: answer.param }, { status: 422, code, param }, name);
+    assert.deepEqual(
+      { status: answer.status, code: answer.code, param: answer.param },
+      { status: 422, code, param },
+      name,
+    );
   };
 
   it('runs where only the loopback interface exists, and the service works there', () => {
@@ -40,11 +44,16 @@ describe('service: egress guard in a network namespace (e2e)', () => {
     'short 127.1',
     'mapped [::ffff:127.0.0.1]',
   ]) {
-    it(`refuses image_url at ${name} with 422 url_not_allowed`, () => refused(report.imageUrls[name], name, 'image_url'));
+    it(`refuses image_url at ${name} with 422 url_not_allowed`, () =>
+      refused(report.imageUrls[name], name, 'image_url'));
   }
 
   it('re-checks redirects: a hop from 127.0.0.2 to 127.0.0.1 (any notation) or to metadata is refused', () => {
-    for (const name of ['redirect 127.0.0.2 -> 127.0.0.1', 'redirect 127.0.0.2 -> 2130706433', 'redirect 127.0.0.2 -> metadata']) {
+    for (const name of [
+      'redirect 127.0.0.2 -> 127.0.0.1',
+      'redirect 127.0.0.2 -> 2130706433',
+      'redirect 127.0.0.2 -> metadata',
+    ]) {
       refused(report.imageUrls[name], name, 'image_url');
     }
     for (const path of ['/to-loopback', '/to-decimal', '/to-metadata']) assert.ok(report.receiverPaths.includes(path));
@@ -55,7 +64,8 @@ describe('service: egress guard in a network namespace (e2e)', () => {
   });
 
   for (const name of ['loopback 127.0.0.1', 'metadata 169.254.169.254', 'private 10.0.0.1', 'decimal 2130706433']) {
-    it(`refuses webhook_url at ${name} before accepting the edit`, () => refused(report.webhookUrls[name], name, 'webhook_url'));
+    it(`refuses webhook_url at ${name} before accepting the edit`, () =>
+      refused(report.webhookUrls[name], name, 'webhook_url'));
   }
 
   it('nothing reached 127.0.0.1 or ::1', () => {

@@ -45,7 +45,8 @@ async function main(): Promise<void> {
   receiver.setResponder((request): ScriptedResponse => {
     if (request.path === '/to-loopback') return { status: 302, headers: { location: `http://127.0.0.1:${v}/stolen` } };
     if (request.path === '/to-decimal') return { status: 307, headers: { location: `http://2130706433:${v}/stolen` } };
-    if (request.path === '/to-metadata') return { status: 301, headers: { location: 'http://169.254.169.254/latest/' } };
+    if (request.path === '/to-metadata')
+      return { status: 301, headers: { location: 'http://169.254.169.254/latest/' } };
     if (request.path === '/in.png') return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
     return { status: 204 };
   });
@@ -63,7 +64,12 @@ async function main(): Promise<void> {
     const init = jsonInit({ instruction: 'x', steps: 1, ...body }, { authorization: `Bearer ${KEY}`, ...headers });
     const response = await fetch(`${api}/v1/edits`, init);
     const json = (await response.json()) as { error?: { code: string; param: string | null } } & Partial<EditObject>;
-    return { status: response.status, code: json.error?.code ?? null, param: json.error?.param ?? null, editStatus: json.status };
+    return {
+      status: response.status,
+      code: json.error?.code ?? null,
+      param: json.error?.param ?? null,
+      editStatus: json.status,
+    };
   };
 
   const r = receiver.url;
@@ -101,7 +107,9 @@ async function main(): Promise<void> {
   }
 
   const control = await post({ image_url: `${r}/in.png`, webhook_url: `${r}/hooks/ok` }, { prefer: 'wait=30' });
-  await receiver.waitFor((all) => all.some((q) => q.path === '/hooks/ok' && q.text.includes('"edit.completed"')), 15_000).catch(() => []);
+  await receiver
+    .waitFor((all) => all.some((q) => q.path === '/hooks/ok' && q.text.includes('"edit.completed"')), 15_000)
+    .catch(() => []);
   const webhookTypes = receiver.requests
     .filter((q) => q.path === '/hooks/ok')
     .map((q) => (JSON.parse(q.text) as { type: string }).type);

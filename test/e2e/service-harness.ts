@@ -225,12 +225,19 @@ export function jsonInit(body: unknown, headers: Record<string, string> = {}): R
 }
 
 /** Downloads a presigned output and reads its format and size. */
-export async function downloadImage(url: string): Promise<{ contentType: string | null; width: number; height: number; format: string }> {
+export async function downloadImage(
+  url: string,
+): Promise<{ contentType: string | null; width: number; height: number; format: string }> {
   const response = await fetch(url);
   if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
   const bytes = Buffer.from(await response.arrayBuffer());
   const meta = await sharp(bytes).metadata();
-  return { contentType: response.headers.get('content-type'), width: meta.width!, height: meta.height!, format: meta.format! };
+  return {
+    contentType: response.headers.get('content-type'),
+    width: meta.width!,
+    height: meta.height!,
+    format: meta.format!,
+  };
 }
 
 /** Verifies a delivery with the public `standardwebhooks` package and returns its parsed event. */

@@ -33,7 +33,8 @@ describe('worker: edits end to end (e2e)', () => {
     await stack.startWorker({ WORKER_CONCURRENCY: '1' });
     png = await pngOf(80, 60);
     stack.receiver.setResponder((request) => {
-      if (request.path === '/images/in.png') return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
+      if (request.path === '/images/in.png')
+        return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
       const left = failFirst.get(request.path) ?? 0;
       if (left > 0) {
         failFirst.set(request.path, left - 1);
@@ -47,8 +48,16 @@ describe('worker: edits end to end (e2e)', () => {
     await stack?.stop();
   });
 
-  const submit = async (fields: Record<string, string>, image: { bytes: Buffer; type: string }, headers: Record<string, string> = {}) => {
-    const response = await stack.call('/v1/edits', { method: 'POST', headers, body: multipartOf({ instruction: 'make it blue', ...fields }, image) });
+  const submit = async (
+    fields: Record<string, string>,
+    image: { bytes: Buffer; type: string },
+    headers: Record<string, string> = {},
+  ) => {
+    const response = await stack.call('/v1/edits', {
+      method: 'POST',
+      headers,
+      body: multipartOf({ instruction: 'make it blue', ...fields }, image),
+    });
     const edit = (await response.json()) as EditObject;
     if (response.status === 202 || response.status === 200) created[edit.input.priority]++;
     return { response, edit };
@@ -69,7 +78,10 @@ describe('worker: edits end to end (e2e)', () => {
     assert.equal(edit.status, 'queued');
     assert.deepEqual([edit.input.width, edit.input.height], [64, 96], 'EXIF orientation applied');
     const { edit: done, statuses } = await waitForEdit(stack, edit.id, isTerminal);
-    assert.deepEqual(statuses.filter((s) => s !== 'queued'), ['running', 'succeeded']);
+    assert.deepEqual(
+      statuses.filter((s) => s !== 'queued'),
+      ['running', 'succeeded'],
+    );
     assert.deepEqual(done.progress, { step: 6, total: 6 });
     assert.equal(done.attempts, 1);
     assert.equal(done.input.truncated, false);
@@ -92,7 +104,10 @@ describe('worker: edits end to end (e2e)', () => {
     const requests = hooksAt(hook)(await stack.receiver.waitFor(completedAt(hook), 15_000));
     await new Promise((resolve) => setTimeout(resolve, 800)); // a retry of an earlier event may still be due
     const all = hooksAt(hook)(stack.receiver.requests);
-    const events = all.map((request) => ({ id: String(request.headers['webhook-id']), event: verifiedEvent(secret, request) }));
+    const events = all.map((request) => ({
+      id: String(request.headers['webhook-id']),
+      event: verifiedEvent(secret, request),
+    }));
     assert.ok(requests.length >= 3);
     const ofType = (type: string) => events.filter((e) => e.event.type === type);
     const completed = ofType('edit.completed');
@@ -111,13 +126,22 @@ describe('worker: edits end to end (e2e)', () => {
       const gap = Date.parse(progress[i].timestamp) - Date.parse(progress[i - 1].timestamp);
       assert.ok(gap >= 1000, `edit.progress events ${gap} ms apart`);
     }
-    assert.equal(new Set(events.filter((e) => e.event.type !== 'edit.started').map((e) => e.id)).size, events.length - 2);
+    assert.equal(
+      new Set(events.filter((e) => e.event.type !== 'edit.started').map((e) => e.id)).size,
+      events.length - 2,
+    );
     const editId = completed[0].event.data.id;
     const log = (await stack.redisClient.lrange(`${stack.keyPrefix}:edit:${editId}:deliveries`, 0, -1)).map(
       (entry) => JSON.parse(entry) as DeliveryLogEntry,
     );
     const startedAttempts = log.filter((entry) => entry.message_id === started[0].id);
-    assert.deepEqual(startedAttempts.map((a) => [a.attempt, a.status]), [[1, 500], [2, 204]]);
+    assert.deepEqual(
+      startedAttempts.map((a) => [a.attempt, a.status]),
+      [
+        [1, 500],
+        [2, 204],
+      ],
+    );
     assert.ok(startedAttempts[0].next_retry_at !== null);
     assert.equal(log.length, events.length, 'every attempt recorded');
   });
@@ -125,15 +149,25 @@ describe('worker: edits end to end (e2e)', () => {
   it('image_url and presigned-upload submits succeed; Prefer: wait=30 answers 200 with the finished edit', async () => {
     const fromUrl = await stack.call(
       '/v1/edits',
-      jsonInit({ instruction: 'add a hat', image_url: stack.receiver.urlFor('/images/in.png'), steps: 2 }, { prefer: 'wait=30' }),
+      jsonInit(
+        { instruction: 'add a hat', image_url: stack.receiver.urlFor('/images/in.png'), steps: 2 },
+        { prefer: 'wait=30' },
+      ),
     );
     assert.equal(fromUrl.status, 200);
     const urlEdit = (await fromUrl.json()) as EditObject;
     created.interactive++;
     assert.equal(urlEdit.status, 'succeeded');
-    assert.deepEqual(await downloadImage(urlEdit.output!.url), { contentType: 'image/png', width: 80, height: 60, format: 'png' });
+    assert.deepEqual(await downloadImage(urlEdit.output!.url), {
+      contentType: 'image/png',
+      width: 80,
+      height: 60,
+      format: 'png',
+    });
 
-    const upload = (await (await stack.call('/v1/uploads', jsonInit({ content_type: 'image/png', size: png.length }))).json()) as {
+    const upload = (await (
+      await stack.call('/v1/uploads', jsonInit({ content_type: 'image/png', size: png.length }))
+    ).json()) as {
       image_key: string;
       upload_url: string;
       headers: Record<string, string>;
@@ -142,13 +176,21 @@ describe('worker: edits end to end (e2e)', () => {
     assert.equal(put.status, 200);
     const fromKey = await stack.call(
       '/v1/edits',
-      jsonInit({ instruction: 'add a hat', image_key: upload.image_key, steps: 2, output_format: 'jpeg', priority: 'batch' }, { prefer: 'wait=30' }),
+      jsonInit(
+        { instruction: 'add a hat', image_key: upload.image_key, steps: 2, output_format: 'jpeg', priority: 'batch' },
+        { prefer: 'wait=30' },
+      ),
     );
     assert.equal(fromKey.status, 200);
     const keyEdit = (await fromKey.json()) as EditObject;
     created.batch++;
     assert.equal(keyEdit.status, 'succeeded');
-    assert.deepEqual(await downloadImage(keyEdit.output!.url), { contentType: 'image/jpeg', width: 80, height: 60, format: 'jpeg' });
+    assert.deepEqual(await downloadImage(keyEdit.output!.url), {
+      contentType: 'image/jpeg',
+      width: 80,
+      height: 60,
+      format: 'jpeg',
+    });
   });
 
   it('Prefer: wait=1 on a long edit answers 202 unfinished; a cancel stops it running at the next step', async () => {
@@ -186,7 +228,8 @@ describe('worker: edits end to end (e2e)', () => {
     assert.equal(batch2.queue_position, 2);
     assert.equal(urgent.queue_position, 1);
     const finished: EditObject[] = [];
-    for (const edit of [blocker, urgent, batch1, batch2]) finished.push((await waitForEdit(stack, edit.id, isTerminal)).edit);
+    for (const edit of [blocker, urgent, batch1, batch2])
+      finished.push((await waitForEdit(stack, edit.id, isTerminal)).edit);
     assert.ok(finished.every((e) => e.status === 'succeeded'));
     const [, u, b1, b2] = finished;
     assert.ok(u.started_at! < b1.started_at!, 'interactive before the earlier batch edits');
@@ -197,10 +240,14 @@ describe('worker: edits end to end (e2e)', () => {
     const blocker = (await submit({ steps: '3' }, { bytes: png, type: 'image/png' })).edit;
     await waitForEdit(stack, blocker.id, (e) => e.status === 'running');
     const hook = '/hooks/bad-input';
-    const bad = (await submit({ steps: '2', webhook_url: stack.receiver.urlFor(hook) }, { bytes: png, type: 'image/png' })).edit;
+    const bad = (
+      await submit({ steps: '2', webhook_url: stack.receiver.urlFor(hook) }, { bytes: png, type: 'image/png' })
+    ).edit;
     assert.equal(bad.status, 'queued');
     // Only the worker can meet this: the API decoded the image before accepting it.
-    await stack.objectStore.put(`inputs/acme/${bad.id}`, Buffer.from('not an image any more'), { contentType: 'image/png' });
+    await stack.objectStore.put(`inputs/acme/${bad.id}`, Buffer.from('not an image any more'), {
+      contentType: 'image/png',
+    });
     const { edit: failed } = await waitForEdit(stack, bad.id, isTerminal);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error?.code, 'invalid_image');
@@ -214,7 +261,8 @@ describe('worker: edits end to end (e2e)', () => {
 
   it('counts what happened at /metrics', async () => {
     const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
-    const value = (series: string) => Number(text.match(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm'))?.[1]);
+    const value = (series: string) =>
+      Number(text.match(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm'))?.[1]);
     assert.equal(value('step1x_edits_created_total{priority="interactive"}'), created.interactive);
     assert.equal(value('step1x_edits_created_total{priority="batch"}'), created.batch);
     assert.equal(value('step1x_edits_canceled_total{state="running"}'), 1);

@@ -1,11 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EditObject } from '@step1x/contracts';
 import {
   isTerminal,
   multipartOf,
   pngOf,
   redisClientCount,
+  spawnService,
   startServiceStack,
   waitForEdit,
   type ServiceProcess,
@@ -28,7 +32,10 @@ describe('worker: crashes and shutdown (e2e)', () => {
   const submit = async (steps: number, fields: Record<string, string> = {}) => {
     const response = await stack.call('/v1/edits', {
       method: 'POST',
-      body: multipartOf({ instruction: 'turn it green', steps: String(steps), ...fields }, { bytes: png, type: 'image/png' }),
+      body: multipartOf(
+        { instruction: 'turn it green', steps: String(steps), ...fields },
+        { bytes: png, type: 'image/png' },
+      ),
     });
     assert.equal(response.status, 202);
     return (await response.json()) as EditObject;
@@ -62,6 +69,41 @@ describe('worker: crashes and shutdown (e2e)', () => {
     assert.equal(hookPaths(hook, 'edit.started').length, 1, 'started once: the takeover is not a new start');
     assert.equal(JSON.parse(hookPaths(hook, 'edit.completed')[0].text).data.status, 'succeeded');
     await stopGracefully(rescuer);
+  });
+
+  it('an edit whose worker keeps dying fails (BULLMQ_MAX_STALLED_COUNT) instead of staying running', async () => {
+    const doomed = await stack.startWorker();
+    const hook = '/hooks/poison';
+    const edit = await submit(8, { webhook_url: stack.receiver.urlFor(hook), webhook_events: 'completed' });
+    await waitForEdit(stack, edit.id, (e) => e.status === 'running' && e.progress.step >= 1, 30_000);
+    doomed.kill('SIGKILL');
+    await doomed.exited;
+    // This worker allows no stall at all, so the first stall is already one too many.
+    const strict = await stack.startWorker({ BULLMQ_MAX_STALLED_COUNT: '0' });
+    const { edit: failed } = await waitForEdit(stack, edit.id, isTerminal, 30_000);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error?.code, 'internal_error');
+    assert.match(failed.error?.message ?? '', /interrupted too many times/);
+    const [completed] = await stack.receiver
+      .waitFor(() => hookPaths(hook, 'edit.completed').length >= 1, 10_000)
+      .then(() => hookPaths(hook, 'edit.completed'));
+    assert.equal(JSON.parse(completed.text).data.status, 'failed');
+    await stopGracefully(strict);
+  });
+
+  it('refuses to boot on a missing or incomplete models folder: exit 1 naming it, no job taken', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'step1x-no-models-'));
+    try {
+      for (const modelsDir of ['/nonexistent/step1x-models', empty]) {
+        const worker = spawnService({ ...stack.env, ROLE: 'worker', MODELS_DIR: modelsDir });
+        const exit = await worker.exited;
+        assert.equal(exit.code, 1, worker.process.output());
+        assert.match(worker.process.output(), new RegExp(`models folder ${modelsDir}`));
+        assert.doesNotMatch(worker.process.output(), /taking jobs/);
+      }
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it('SIGTERM drains: the running edit finishes, then the worker closes its Redis clients and exits 0', async () => {

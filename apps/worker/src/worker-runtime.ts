@@ -1,3 +1,4 @@
+import { QueueName } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
 import {
   BullmqJobConsumer,
@@ -74,6 +75,8 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
   });
   const cancelBus = new RedisCancelBus(command, keys);
+  // Set once the runner exists; BullMQ reports final failures only after the consumer started.
+  let onEditAbandoned: (editId: string, reason: string) => void = () => undefined;
   const consumer = new BullmqJobConsumer({
     connection: blocking,
     keys,
@@ -83,6 +86,9 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     maxStalledCount: config.queue.maxStalledCount,
     cancelBus,
     onError: (error) => logger.error(`queue: ${describeError(error)}`),
+    onJobFailed: (failure) => {
+      if (failure.queue === QueueName.Edit) onEditAbandoned(failure.jobId, failure.reason);
+    },
   });
   const closeClients = async () => {
     await jobQueue.close().catch(() => undefined);
@@ -99,6 +105,10 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       progressMinIntervalMs: config.webhooks.progressMinIntervalMs,
       logger,
     });
+    onEditAbandoned = (editId, reason) =>
+      void runner
+        .failAbandoned(editId, reason)
+        .catch((error: unknown) => logger.error(`${editId} not settled after its job failed: ${describeError(error)}`));
     const sender = new WebhookSender({
       guard: new EgressGuard({ allowlist: config.egress.allowlist }),
       schedule: createRetrySchedule({ delaysMs: config.webhooks.retryScheduleMs, jitter: config.webhooks.jitter }),

@@ -19,7 +19,20 @@ export async function startLocalRedis(dir: string): Promise<LocalRedis> {
     const port = await freePort(HOST);
     const server = spawnLocal(
       'redis-server',
-      ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
       { cwd: dir },
     );
     const state = await waitForPong(server, port);

@@ -31,7 +31,9 @@ export async function startLocalS3rver(dir: string, bucket: string): Promise<Loc
   try {
     modulePath = require.resolve('s3rver');
   } catch {
-    throw new LocalServiceError('s3rver is not installed (it is a dev dependency: run `npm install`), or set S3_ENDPOINT');
+    throw new LocalServiceError(
+      's3rver is not installed (it is a dev dependency: run `npm install`), or set S3_ENDPOINT',
+    );
   }
   const server = spawnLocal(process.execPath, ['-e', CHILD_SCRIPT, modulePath, JSON.stringify({ dir, bucket })], {
     stdio: ['pipe', 'pipe', 'pipe'],

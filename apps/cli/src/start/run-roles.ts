@@ -26,7 +26,9 @@ export async function runRoles(config: AppConfig, options: RunRolesOptions = {})
   const workerStarting =
     role === 'api'
       ? Promise.resolve(null)
-      : startWorker(config, { logger: createConsoleLogger(config.server.logLevel) }).then((started) => (worker = started));
+      : startWorker(config, { logger: createConsoleLogger(config.server.logLevel) }).then(
+          (started) => (worker = started),
+        );
   // Keep a failed start from surfacing as an unhandled rejection while the API is still being built.
   workerStarting.catch(() => undefined);
 

@@ -7,7 +7,14 @@ import {
   type EditRecord,
   type WebhookEvent,
 } from '@step1x/contracts';
-import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type EditPatch, type EditTransition, type JobContext, type TransitionResult } from '@step1x/queue';
+import {
+  JOB_ABORT_CANCELED,
+  JOB_ABORT_SHUTDOWN,
+  type EditPatch,
+  type EditTransition,
+  type JobContext,
+  type TransitionResult,
+} from '@step1x/queue';
 import { ObjectNotFoundError } from '@step1x/storage';
 import { EditRunner, outputKeyOf, type EditRunStore } from './edit-runner.service';
 import { EditWebhooks } from './edit-webhooks';
@@ -74,10 +81,16 @@ class MemoryEdits implements EditRunStore {
     return this.transition(id, { from: ['running'], set: { progress } });
   }
   markFailed(id: string, error: { code: string; message: string }, at: Date) {
-    return this.transition(id, { from: ['queued', 'running'], set: { status: 'failed', error, completedAt: at.toISOString() } });
+    return this.transition(id, {
+      from: ['queued', 'running'],
+      set: { status: 'failed', error, completedAt: at.toISOString() },
+    });
   }
   markCanceled(id: string, at: Date) {
-    return this.transition(id, { from: ['queued', 'running'], set: { status: 'canceled', completedAt: at.toISOString() } });
+    return this.transition(id, {
+      from: ['queued', 'running'],
+      set: { status: 'canceled', completedAt: at.toISOString() },
+    });
   }
 }
 
@@ -108,7 +121,15 @@ function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Bu
     async get(key: string) {
       const bytes = stored.get(key);
       if (!bytes) throw new ObjectNotFoundError(key);
-      return { key, etag: null, size: bytes.length, contentType: null, lastModified: new Date(), metadata: {}, body: Readable.from([bytes]) };
+      return {
+        key,
+        etag: null,
+        size: bytes.length,
+        contentType: null,
+        lastModified: new Date(),
+        metadata: {},
+        body: Readable.from([bytes]),
+      };
     },
     async put(key: string, body: Buffer | Uint8Array | Readable) {
       stored.set(key, body as Buffer);
@@ -160,9 +181,15 @@ describe('EditRunner', () => {
   });
 
   it('sends only the events the edit asked for (completed always)', async () => {
-    const h = harness(recordOf({ webhook: { url: 'http://127.0.0.2:9/h', events: ['completed'] } }), new ScriptedEditor());
+    const h = harness(
+      recordOf({ webhook: { url: 'http://127.0.0.2:9/h', events: ['completed'] } }),
+      new ScriptedEditor(),
+    );
     await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf());
-    assert.deepEqual(h.events().map((e) => e.type), ['edit.completed']);
+    assert.deepEqual(
+      h.events().map((e) => e.type),
+      ['edit.completed'],
+    );
   });
 
   it('stops at the next step on a fanned-out cancel: canceled, with edit.completed status canceled', async () => {
@@ -181,11 +208,12 @@ describe('EditRunner', () => {
   });
 
   it('also stops when the record says cancel_requested (a cancel published before it subscribed)', async () => {
-    let h: ReturnType<typeof harness>;
-    const editor = new ScriptedEditor((step) => {
-      if (step === 2) h.edits.record.cancelRequested = true;
-    });
-    h = harness(recordOf(), editor);
+    const h = harness(
+      recordOf(),
+      new ScriptedEditor((step) => {
+        if (step === 2) h.edits.record.cancelRequested = true;
+      }),
+    );
     assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'canceled');
     assert.equal(h.edits.record.status, 'canceled');
   });
@@ -255,9 +283,22 @@ describe('EditRunner', () => {
     assert.doesNotMatch(h.edits.record.error?.message ?? '', /GPU/, 'internals stay in the log');
   });
 
+  it('fails an edit whose job the queue gave up on (stalled too often), and only an unfinished one', async () => {
+    const h = harness(recordOf({ status: 'running' }), new ScriptedEditor());
+    assert.equal(await h.runner.failAbandoned(h.edits.record.id, 'job stalled more than allowable limit'), true);
+    assert.equal(h.edits.record.status, 'failed');
+    assert.equal(h.edits.record.error?.code, 'internal_error');
+    assert.equal(h.events().at(-1)?.data.status, 'failed');
+    assert.equal(await h.runner.failAbandoned(h.edits.record.id, 'again'), false);
+    assert.equal(h.events().length, 1, 'one edit.completed');
+  });
+
   it('hands the edit back to the queue when shutdown aborts it', async () => {
     const controller = new AbortController();
-    const h = harness(recordOf(), new ScriptedEditor((step) => void (step === 2 && controller.abort(JOB_ABORT_SHUTDOWN))));
+    const h = harness(
+      recordOf(),
+      new ScriptedEditor((step) => void (step === 2 && controller.abort(JOB_ABORT_SHUTDOWN))),
+    );
     await assert.rejects(
       h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf(1, 3, controller)),
       EditAbortedError,

@@ -88,6 +88,23 @@ export class EditRunner {
     }
   }
 
+  /**
+   * The queue gave up on the edit's job without the handler deciding (BullMQ fails a job that stalled more than
+   * BULLMQ_MAX_STALLED_COUNT times when a worker next takes it, without running it). An edit still queued or
+   * running then would never finish: fail it. A no-op for edits the handler already finished.
+   */
+  async failAbandoned(editId: string, reason: string): Promise<boolean> {
+    const failed = await this.edits.markFailed(
+      editId,
+      { code: 'internal_error', message: 'the edit was interrupted too many times (its worker stopped)' },
+      this.clock(),
+    );
+    if (!failed.applied) return false;
+    this.logger.error(`${editId} failed without running: ${reason}`);
+    await this.emit(failed.record, WebhookEventType.EditCompleted);
+    return true;
+  }
+
   private async runModel(record: EditRecord, abort: AbortController): Promise<EditedImage> {
     const image = await this.readInput(record);
     const throttle = new ProgressThrottle(this.options.progressMinIntervalMs);
@@ -221,7 +238,10 @@ export class EditRunner {
   private async handBack(record: EditRecord, why: string): Promise<void> {
     this.logger.info(`${record.id} goes back to the queue: ${why}`);
     await this.edits
-      .transition(record.id, { from: ['running'], set: { status: 'queued', progress: { step: 0, total: record.input.steps } } })
+      .transition(record.id, {
+        from: ['running'],
+        set: { status: 'queued', progress: { step: 0, total: record.input.steps } },
+      })
       .catch((error: unknown) => this.logger.warn(`${record.id} not marked queued: ${describeError(error)}`));
   }
 

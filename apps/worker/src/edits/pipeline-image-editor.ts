@@ -11,7 +11,13 @@ import {
   type QwenInputErrorCode,
   type Step1XEditPipeline,
 } from '@step1x/pipeline';
-import { EditAbortedError, EditInputError, type EditedImage, type ImageEditor, type ImageEditRequest } from './image-editor.port';
+import {
+  EditAbortedError,
+  EditInputError,
+  type EditedImage,
+  type ImageEditor,
+  type ImageEditRequest,
+} from './image-editor.port';
 
 const IMAGE_ERROR_CODE: Readonly<Record<ImageInputErrorCode, ErrorCode>> = {
   image_unreadable: 'invalid_image',

@@ -5,7 +5,10 @@ import type { EditRunner, EditRunOutcome } from '../edits/edit-runner.service';
 export function parseEditImagePayload(data: unknown): EditImagePayload {
   const payload = data as Partial<EditImagePayload> | null;
   if (typeof payload?.editId !== 'string' || !isEditId(payload.editId) || typeof payload.tenantId !== 'string') {
-    throw new NonRetryableJobError('invalid_job_payload', `not an ${JobName.EditImage} payload: ${JSON.stringify(data)}`);
+    throw new NonRetryableJobError(
+      'invalid_job_payload',
+      `not an ${JobName.EditImage} payload: ${JSON.stringify(data)}`,
+    );
   }
   return { editId: payload.editId, tenantId: payload.tenantId };
 }

@@ -45,7 +45,11 @@ function setup(result: (attempt: number) => Omit<DeliveryResult, 'record'> & { s
 
 describe('WebhookDeliveryService', () => {
   it('signs with the tenant secret (created on first use), records the attempt, stops on success', async () => {
-    const s = setup(() => ({ status: 204, outcome: { kind: 'response', status: 204, retryAfterMs: null }, plan: { action: 'done' } }));
+    const s = setup(() => ({
+      status: 204,
+      outcome: { kind: 'response', status: 204, retryAfterMs: null },
+      plan: { action: 'done' },
+    }));
     assert.deepEqual(await s.service.deliver(PAYLOAD), { status: 204, next: 'done' });
     assert.match(s.secrets.get('acme')!, /^whsec_/);
     assert.equal(s.sent[0].message.secret, s.secrets.get('acme'));
@@ -72,7 +76,11 @@ describe('WebhookDeliveryService', () => {
   });
 
   it('gives up without queuing when the plan says so', async () => {
-    const s = setup(() => ({ status: 410, outcome: { kind: 'response', status: 410, retryAfterMs: null }, plan: { action: 'give_up', reason: 'gone' } }));
+    const s = setup(() => ({
+      status: 410,
+      outcome: { kind: 'response', status: 410, retryAfterMs: null },
+      plan: { action: 'give_up', reason: 'gone' },
+    }));
     assert.deepEqual(await s.service.deliver({ ...PAYLOAD, attempt: 3 }), { status: 410, next: 'give_up' });
     assert.equal(s.sent[0].attempt, 3);
     assert.equal(s.queued.length, 0);

@@ -30,7 +30,11 @@ export class WebhookDeliveryService {
       { webhookId: payload.messageId, url: payload.url, secret, payload: payload.body },
       payload.attempt,
     );
-    await this.deliveries.record(payload.editId, { message_id: payload.messageId, type: payload.type, ...result.record });
+    await this.deliveries.record(payload.editId, {
+      message_id: payload.messageId,
+      type: payload.type,
+      ...result.record,
+    });
     const { plan } = result;
     if (plan.action === 'retry') {
       await this.queue.enqueueWebhook({ ...payload, attempt: plan.attempt }, { delayMs: plan.delayMs });
