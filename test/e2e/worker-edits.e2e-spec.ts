@@ -25,7 +25,7 @@ describe('worker: edits end to end (e2e)', () => {
   let secret: string;
   let png: Buffer;
   const created = { interactive: 0, batch: 0 };
-  /** Per receiver path: how many requests to answer 500 before answering 200. */
+  /** Per `<path> <event type>`: how many deliveries to answer 500 before answering 204. */
   const failFirst = new Map<string, number>();
 
   before(async () => {
@@ -35,9 +35,10 @@ describe('worker: edits end to end (e2e)', () => {
     stack.receiver.setResponder((request) => {
       if (request.path === '/images/in.png')
         return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
-      const left = failFirst.get(request.path) ?? 0;
+      const key = `${request.path} ${(JSON.parse(request.text) as { type: string }).type}`;
+      const left = failFirst.get(key) ?? 0;
       if (left > 0) {
-        failFirst.set(request.path, left - 1);
+        failFirst.set(key, left - 1);
         return { status: 500, body: 'try again' };
       }
       return { status: 204 };
@@ -69,7 +70,7 @@ describe('worker: edits end to end (e2e)', () => {
   it('multipart: queued → running → succeeded on the real pipeline; the output is the oriented input size', async () => {
     const jpeg = await rotatedJpeg();
     const hook = '/hooks/multipart';
-    failFirst.set(hook, 1);
+    failFirst.set(`${hook} edit.started`, 1);
     const { response, edit } = await submit(
       { steps: '6', webhook_url: stack.receiver.urlFor(hook), output_format: 'webp', seed: '1234' },
       { bytes: jpeg, type: 'image/jpeg' },
