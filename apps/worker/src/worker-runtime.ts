@@ -39,7 +39,7 @@ export interface StartWorkerOptions {
   logger?: WorkerLogger;
   /** A models folder already resolved by the caller (the embedded start); else MODELS_DIR or the tiny models. */
   modelsDir?: string;
-  /** Passed to every pipeline (execution providers, threads). @defaultValue CPU, runtime-chosen threads */
+  /** Passed to every pipeline. @defaultValue ORT_EXECUTION_PROVIDERS and ORT_INTRA_OP_THREADS from the config */
   pipeline?: PipelineLoadOptions;
 }
 
@@ -63,7 +63,11 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   if (!config.redis.url) throw new WorkerConfigError();
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = options.modelsDir ?? (await resolveModelsDir(config.worker.modelsDir, logger)).modelsDir;
-  const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, options.pipeline));
+  const pipelineOptions = options.pipeline ?? {
+    executionProviders: config.worker.executionProviders,
+    intraOpThreads: config.worker.intraOpThreads,
+  };
+  const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, pipelineOptions));
 
   const keys = new RedisKeys(config.redis.keyPrefix);
   const command = createRedisClient(config.redis.url, 'command');

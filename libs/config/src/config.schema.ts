@@ -1,4 +1,5 @@
 import {
+  enumListVar,
   apiKeysVar,
   boolVar,
   cidrListVar,
@@ -178,6 +179,11 @@ export const ENV_SCHEMA = {
     max: 3_600_000,
     doc: 'On SIGTERM, time to finish the running edit before handing it back to the queue.',
   }),
+  ORT_EXECUTION_PROVIDERS: enumListVar(['cuda', 'webgpu', 'cpu'] as const, {
+    default: 'cpu',
+    doc: 'ONNX Runtime execution providers for the worker, in order of preference (e.g. `cuda,cpu` on a GPU node).',
+  }),
+  ORT_INTRA_OP_THREADS: intVar({ default: '0', min: 0, max: 256, doc: 'Threads inside one ONNX Runtime op; 0 lets the runtime choose.' }),
   MODELS_DIR: stringVar({
     default: undefined,
     doc: 'Directory of the ONNX models the worker loads. Unset: the tiny test models shipped with the project.',

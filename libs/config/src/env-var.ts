@@ -179,3 +179,23 @@ export function durationListVar<D extends string | undefined>(spec: Spec<number[
     },
   };
 }
+
+/** A comma-separated list whose items come from a fixed set, order kept (e.g. execution providers by preference). */
+export function enumListVar<const T extends string, D extends string | undefined>(
+  values: readonly T[],
+  spec: Spec<T[], D>,
+): EnvVar<T[], D> {
+  return {
+    ...spec,
+    type: `list of ${values.join(' \\| ')}`,
+    parse(text: string): T[] {
+      const items = text
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+      if (items.length === 0) throw new Error('must name at least one');
+      for (const item of items) if (!values.includes(item as T)) throw new Error(`unknown value "${item}"`);
+      return items as T[];
+    },
+  };
+}

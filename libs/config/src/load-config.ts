@@ -37,7 +37,14 @@ export interface AppConfig {
     editMaxAttempts: number;
     editRetryBackoffMs: number;
   };
-  worker: { concurrency: number; webhookConcurrency: number; shutdownGraceMs: number; modelsDir: string | null };
+  worker: {
+    concurrency: number;
+    webhookConcurrency: number;
+    shutdownGraceMs: number;
+    modelsDir: string | null;
+    executionProviders: string[];
+    intraOpThreads: number;
+  };
   webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
 }
 
@@ -142,6 +149,8 @@ export function loadConfig(env: Env): AppConfig {
       webhookConcurrency: p.WEBHOOK_CONCURRENCY,
       shutdownGraceMs: p.SHUTDOWN_GRACE_MS,
       modelsDir: p.MODELS_DIR,
+      executionProviders: p.ORT_EXECUTION_PROVIDERS,
+      intraOpThreads: p.ORT_INTRA_OP_THREADS,
     },
     webhooks: {
       retryScheduleMs: p.WEBHOOK_RETRY_SCHEDULE,
