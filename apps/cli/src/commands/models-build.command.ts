@@ -24,7 +24,7 @@ export const MODELS_BUILD_USAGE = `step1x models build --config tiny|full --out 
       [--dtype fp32|fp16] [--attention plain|fused] [--seed N]
   Writes the ONNX graphs (connector, dit, vae_encoder, vae_decoder + manifest.json; qwen_vision, qwen_llm +
   qwen-manifest.json and the tokenizer files) into one folder that \`step1x edit --models\` takes. Without weight
-  files it builds random tiny models from --seed. Defaults: tiny → fp32 + plain attention; full → fp16 + fused.`;
+  files it builds random tiny models from --seed. Defaults: tiny → fp32, full → fp16; fused attention.`;
 
 /** Files of the Qwen2.5-VL folder the pipeline reads besides the weights (tokenizer, chat template, processor). */
 const QWEN_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.json', 'chat_template.jinja', 'preprocessor_config.json'];
@@ -77,7 +77,7 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
 
 function buildOptions(config: ConfigName, dtype: string | undefined, attention: string | undefined): BuildOptions {
   const precision = dtype ?? (config === 'full' ? 'fp16' : 'fp32');
-  const attn = attention ?? (config === 'full' ? 'fused' : 'plain');
+  const attn = attention ?? 'fused';
   if (precision !== 'fp32' && precision !== 'fp16') throw new UsageError('--dtype must be fp32 or fp16');
   if (attn !== 'plain' && attn !== 'fused') throw new UsageError('--attention must be plain or fused');
   return { precision, attention: attn };
