@@ -1,0 +1,5 @@
+export * from './local-service-error';
+export * from './free-port';
+export * from './managed-process';
+export * from './redis-server';
+export * from './s3rver';
