@@ -3,9 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig } from '@step1x/config';
+import { LocalServiceError, startRedisServer, startS3rver } from '@step1x/local-services';
 import { encodeImageBytes, type RgbImage } from '@step1x/pipeline';
-import { startLocalRedis } from './local-redis';
-import { startLocalS3rver } from './local-s3rver';
 
 /** What `npm start` adds when run without configuration, and how to take it down again. */
 export interface LocalServices {
@@ -42,20 +41,20 @@ export async function startLocalServices(config: AppConfig): Promise<LocalServic
   try {
     const redisDir = join(root, 'redis');
     mkdirSync(redisDir);
-    const redis = await startLocalRedis(redisDir);
-    stops.push(() => redis.process.stop());
+    const redis = await startRedisServer({ dir: redisDir });
+    stops.push(() => redis.stop());
     env.REDIS_URL = redis.url;
     started.push(`redis-server at ${redis.url} (data in ${redisDir})`);
 
     if (!config.s3.endpoint) {
       const s3Dir = join(root, 's3');
       mkdirSync(s3Dir);
-      const s3 = await startLocalS3rver(s3Dir, config.s3.bucket);
-      stops.push(() => s3.process.stop());
+      const s3 = await startS3rver({ dir: s3Dir, bucket: config.s3.bucket }).catch(withS3EndpointHint);
+      stops.push(() => s3.stop());
       Object.assign(env, {
         S3_ENDPOINT: s3.endpoint,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
         S3_FORCE_PATH_STYLE: 'true',
       });
       started.push(`s3rver at ${s3.endpoint}, bucket ${config.s3.bucket} (objects in ${s3Dir})`);
@@ -73,6 +72,14 @@ export async function startLocalServices(config: AppConfig): Promise<LocalServic
     await stop();
     throw error;
   }
+}
+
+/** Without s3rver installed, an S3_ENDPOINT of one's own is the other way to start. */
+function withS3EndpointHint(error: unknown): never {
+  if (error instanceof LocalServiceError && error.code === 'local_service_not_installed') {
+    throw new LocalServiceError(error.code, `${error.message}, or set S3_ENDPOINT`);
+  }
+  throw error;
 }
 
 /** A 256×192 gradient: enough structure to see that something happened to it. */
