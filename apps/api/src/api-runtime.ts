@@ -1,4 +1,4 @@
-import type { AppConfig } from '@step1x/config';
+import { requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   BullmqJobQueue,
   closeRedisClient,
@@ -11,19 +11,11 @@ import {
   RedisUploadStore,
   RedisWebhookSecretStore,
 } from '@step1x/queue';
-import { S3ObjectStore } from '@step1x/storage';
+import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/webhooks';
 import type { ApiDeps } from './api-deps';
 import { EgressImageFetcher, EgressUrlChecker } from './images/egress-adapters';
 import { PipelineImageInspector } from './images/pipeline-image-inspector';
-
-export class MissingRedisUrlError extends Error {
-  readonly code = 'missing_redis_url';
-  constructor() {
-    super('REDIS_URL is unset: start Redis (npm start runs a local one) and pass its URL in the config');
-    this.name = 'MissingRedisUrlError';
-  }
-}
 
 export interface ApiRuntime {
   deps: ApiDeps;
@@ -38,19 +30,9 @@ export interface CreateApiDepsOptions {
 
 /** The composition root of the API: real adapters for every port, built from the validated config. */
 export async function createApiDeps(config: AppConfig, options: CreateApiDepsOptions = {}): Promise<ApiRuntime> {
-  if (!config.redis.url) throw new MissingRedisUrlError();
-  const redis = createRedisClient(config.redis.url, 'command');
+  const redis = createRedisClient(requireRedisUrl(config, 'api'), 'command');
   const keys = new RedisKeys(config.redis.keyPrefix);
-  const objectStore = new S3ObjectStore({
-    bucket: config.s3.bucket,
-    region: config.s3.region,
-    endpoint: config.s3.endpoint ?? undefined,
-    forcePathStyle: config.s3.forcePathStyle,
-    credentials:
-      config.s3.accessKeyId && config.s3.secretAccessKey
-        ? { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey }
-        : undefined,
-  });
+  const objectStore = createS3ObjectStore(config.s3);
   if (options.ensureBucket) await objectStore.createBucketIfMissing();
   const guard = new EgressGuard({ allowlist: config.egress.allowlist });
   const jobQueue = new BullmqJobQueue({

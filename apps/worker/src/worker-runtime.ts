@@ -1,5 +1,5 @@
 import { QueueName } from '@step1x/contracts';
-import type { AppConfig } from '@step1x/config';
+import { requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   BullmqJobConsumer,
   BullmqJobQueue,
@@ -14,7 +14,7 @@ import {
   type CloseResult,
 } from '@step1x/queue';
 import type { PipelineLoadOptions } from '@step1x/pipeline';
-import { S3ObjectStore } from '@step1x/storage';
+import { createS3ObjectStore } from '@step1x/storage';
 import { createRetrySchedule, EgressGuard, WebhookSender } from '@step1x/webhooks';
 import { EditRunner } from './edits/edit-runner.service';
 import { EditWebhooks } from './edits/edit-webhooks';
@@ -24,15 +24,6 @@ import { EditImageHandler } from './jobs/edit-image.handler';
 import { loadWarmEditors, resolveModelsDir } from './models/model-preflight';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
-
-export class WorkerConfigError extends Error {
-  readonly code = 'missing_redis_url';
-  constructor() {
-    super('REDIS_URL is unset: the worker takes its jobs from Redis (npm start runs a local one)');
-    this.name = 'WorkerConfigError';
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
 
 export interface StartWorkerOptions {
   /** @defaultValue console lines at LOG_LEVEL */
@@ -60,7 +51,7 @@ export interface RunningWorker {
  * BullMQ consumer on both queues.
  */
 export async function startWorker(config: AppConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
-  if (!config.redis.url) throw new WorkerConfigError();
+  const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = options.modelsDir ?? (await resolveModelsDir(config.worker.modelsDir, logger)).modelsDir;
   const pipelineOptions = options.pipeline ?? {
@@ -70,8 +61,8 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, pipelineOptions));
 
   const keys = new RedisKeys(config.redis.keyPrefix);
-  const command = createRedisClient(config.redis.url, 'command');
-  const blocking = createRedisClient(config.redis.url, 'blocking');
+  const command = createRedisClient(redisUrl, 'command');
+  const blocking = createRedisClient(redisUrl, 'blocking');
   const jobQueue = new BullmqJobQueue({
     connection: command,
     keys,
@@ -101,7 +92,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   };
 
   try {
-    const objectStore = createObjectStore(config);
+    const objectStore = createS3ObjectStore(config.s3);
     const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
     const webhooks = new EditWebhooks(jobQueue, objectStore, { outputUrlTtlS: config.limits.outputUrlTtlS });
     const runner = new EditRunner(edits, objectStore, pool, webhooks, {
@@ -146,17 +137,4 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       return result;
     })());
   return { modelsDir, concurrency: config.worker.concurrency, close };
-}
-
-function createObjectStore(config: AppConfig): S3ObjectStore {
-  return new S3ObjectStore({
-    bucket: config.s3.bucket,
-    region: config.s3.region,
-    endpoint: config.s3.endpoint ?? undefined,
-    forcePathStyle: config.s3.forcePathStyle,
-    credentials:
-      config.s3.accessKeyId && config.s3.secretAccessKey
-        ? { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey }
-        : undefined,
-  });
 }

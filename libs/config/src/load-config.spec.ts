@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ENV_SCHEMA } from './config.schema';
 import { renderEnvTable } from './env-table';
 import { parseDurationMs } from './env-var';
-import { ConfigError, loadConfig } from './load-config';
+import { ConfigError, loadConfig, MissingRedisUrlError, requireRedisUrl } from './load-config';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -88,6 +88,29 @@ describe('loadConfig', () => {
   it('treats an empty value as unset', () => {
     assert.equal(loadConfig({ PORT: '', REDIS_URL: '' }).server.port, 3000);
     assert.equal(loadConfig({ REDIS_URL: '' }).redis.url, null);
+  });
+});
+
+describe('requireRedisUrl', () => {
+  it('returns REDIS_URL when set', () => {
+    assert.equal(
+      requireRedisUrl(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6390' }), 'worker'),
+      'redis://127.0.0.1:6390',
+    );
+  });
+
+  it('refuses an unset REDIS_URL with a code and says which role needs it', () => {
+    for (const role of ['api', 'worker'] as const) {
+      assert.throws(
+        () => requireRedisUrl(loadConfig({}), role),
+        (error: unknown) =>
+          error instanceof MissingRedisUrlError &&
+          error.code === 'missing_redis_url' &&
+          error.role === role &&
+          error.message.includes(role === 'api' ? 'the API' : 'the worker') &&
+          /REDIS_URL is unset/.test(error.message),
+      );
+    }
   });
 });
 

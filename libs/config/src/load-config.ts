@@ -66,6 +66,29 @@ export class ConfigError extends Error {
   }
 }
 
+/** Why each role cannot run without Redis, for the message. */
+const NEEDS_REDIS = {
+  api: 'the API keeps its records and enqueues edits in Redis',
+  worker: 'the worker takes its jobs from Redis',
+} as const;
+
+/** A role that needs Redis started with REDIS_URL unset (only `npm start` runs without it: it starts a local one). */
+export class MissingRedisUrlError extends Error {
+  readonly code = 'missing_redis_url';
+
+  constructor(readonly role: keyof typeof NEEDS_REDIS) {
+    super(`REDIS_URL is unset: ${NEEDS_REDIS[role]} (npm start runs a local one)`);
+    this.name = 'MissingRedisUrlError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** REDIS_URL, for a role that cannot start without it. */
+export function requireRedisUrl(config: AppConfig, role: keyof typeof NEEDS_REDIS): string {
+  if (!config.redis.url) throw new MissingRedisUrlError(role);
+  return config.redis.url;
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 function parseAll(env: Env, problems: ConfigProblem[]): ParsedEnv {

@@ -319,3 +319,28 @@ function toStorageError(error: unknown, action: string): StorageError {
 function unquote(etag: string | undefined): string | null {
   return etag ? etag.replace(/^"|"$/g, '') : null;
 }
+
+/** S3 settings as the service's configuration holds them (`AppConfig['s3']`), where null means unset. */
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  endpoint: string | null;
+  forcePathStyle: boolean;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+}
+
+/**
+ * The store every role of the service builds from its configuration: AWS when no endpoint is set, and static
+ * credentials only when both halves are given (else the SDK's provider chain, e.g. an instance role).
+ */
+export function createS3ObjectStore(settings: S3Settings): S3ObjectStore {
+  const { accessKeyId, secretAccessKey } = settings;
+  return new S3ObjectStore({
+    bucket: settings.bucket,
+    region: settings.region,
+    endpoint: settings.endpoint ?? undefined,
+    forcePathStyle: settings.forcePathStyle,
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+  });
+}
