@@ -1,4 +1,5 @@
 export {};
+export * from './pipeline-error';
 export * from './preprocess/image.types';
 export * from './preprocess/resample';
 export * from './preprocess/size-level';

@@ -1,31 +1,17 @@
+import { PipelineError } from '../pipeline-error';
+
 /** Codes match the HTTP contract's 400 codes, so the API can map them through unchanged. */
 export type InstructionErrorCode = 'instruction_contains_special_token' | 'out_of_range';
 
 /** An instruction the pipeline refuses (DECISIONS §10). */
-export class InstructionRejectedError extends Error {
+export class InstructionRejectedError extends PipelineError<InstructionErrorCode> {
   override readonly name = 'InstructionRejectedError';
-
-  constructor(
-    readonly code: InstructionErrorCode,
-    message: string,
-  ) {
-    super(message);
-    Object.setPrototypeOf(this, InstructionRejectedError.prototype);
-  }
 }
 
 export type QwenInputErrorCode =
   'unsupported_aspect_ratio' | 'image_too_small' | 'invalid_image' | 'invalid_token_sequence';
 
 /** Inputs the official Qwen2.5-VL chain would raise on (smart_resize limits) or that are malformed. */
-export class QwenInputError extends Error {
+export class QwenInputError extends PipelineError<QwenInputErrorCode> {
   override readonly name = 'QwenInputError';
-
-  constructor(
-    readonly code: QwenInputErrorCode,
-    message: string,
-  ) {
-    super(message);
-    Object.setPrototypeOf(this, QwenInputError.prototype);
-  }
 }

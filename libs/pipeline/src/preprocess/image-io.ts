@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { PipelineError } from '../pipeline-error';
 import { assertRgbImage, RgbImage } from './image.types';
 
 /**
@@ -14,15 +15,8 @@ import { assertRgbImage, RgbImage } from './image.types';
 export type ImageInputErrorCode = 'image_too_large' | 'image_aspect_ratio' | 'image_unreadable';
 
 /** Bad input image; every case is the client's (a 4xx), never worth a retry. */
-export class ImageInputError extends Error {
-  constructor(
-    readonly code: ImageInputErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'ImageInputError';
-  }
+export class ImageInputError extends PipelineError<ImageInputErrorCode> {
+  override readonly name = 'ImageInputError';
 }
 
 export interface DecodeLimits {

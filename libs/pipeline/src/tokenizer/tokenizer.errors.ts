@@ -1,3 +1,5 @@
+import { PipelineError } from '../pipeline-error';
+
 export type TokenizerErrorCode =
   | 'tokenizer_file_missing'
   | 'tokenizer_file_invalid'
@@ -7,14 +9,6 @@ export type TokenizerErrorCode =
   | 'chat_template_unsupported';
 
 /** A tokenizer or chat template that cannot be loaded or is not the one the pipeline was built for. */
-export class TokenizerLoadError extends Error {
+export class TokenizerLoadError extends PipelineError<TokenizerErrorCode> {
   override readonly name = 'TokenizerLoadError';
-
-  constructor(
-    readonly code: TokenizerErrorCode,
-    message: string,
-  ) {
-    super(message);
-    Object.setPrototypeOf(this, TokenizerLoadError.prototype);
-  }
 }
