@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { EditObject } from '@step1x/contracts';
 import { RedisCancelBus, RedisKeys } from '@step1x/queue';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
-import { jsonInit, multipartOf, pngOf, startApiHarness, type ApiHarness } from './api-harness';
+import type { WebhookReceiver } from '../support/webhook-receiver';
+import { jsonInit, multipartOf, pngOf, startApiWithImageHost, type ApiHarness } from './api-harness';
 
 const EDIT_KEYS = [
   'id', 'status', 'created_at', 'started_at', 'completed_at', 'queue_position', 'progress', 'attempts',
@@ -17,17 +17,13 @@ describe('API edits (e2e)', () => {
   let api: ApiHarness;
   let images: WebhookReceiver;
   let png: Buffer;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    api = await startApiHarness();
-    images = await startWebhookReceiver({ host: '127.0.0.2' });
-    png = await pngOf(96, 64);
+    ({ api, images, png, stop } = await startApiWithImageHost(96, 64));
     images.setResponder(() => ({ status: 200, headers: { 'content-type': 'image/png' }, body: png }));
   });
-  after(async () => {
-    await images.stop();
-    await api.stop();
-  });
+  after(() => stop());
 
   const submit = async (
     fields: Record<string, string> = {},

@@ -1,23 +1,25 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
-import { errorOf, jsonInit, multipartOf, pngOf, startApiHarness, type ApiHarness } from './api-harness';
+import type { WebhookReceiver } from '../support/webhook-receiver';
+import {
+  errorOf,
+  jsonInit,
+  multipartOf,
+  pngOf,
+  startApiHarness,
+  startApiWithImageHost,
+  type ApiHarness,
+} from './api-harness';
 
 /** Every 4xx of CONTRACT.md's table, each with its code, over real HTTP, Redis and S3. */
 describe('API errors (e2e)', () => {
   let api: ApiHarness;
   let images: WebhookReceiver;
   let png: Buffer;
+  let stop: () => Promise<void>;
 
-  before(async () => {
-    api = await startApiHarness();
-    images = await startWebhookReceiver({ host: '127.0.0.2' });
-    png = await pngOf(64, 48);
-  });
-  after(async () => {
-    await images.stop();
-    await api.stop();
-  });
+  before(async () => ({ api, images, png, stop } = await startApiWithImageHost(64, 48)));
+  after(() => stop());
 
   const create = (body: unknown, headers: Record<string, string> = {}) =>
     api.call('/v1/edits', jsonInit(body, headers));

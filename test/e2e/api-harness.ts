@@ -6,6 +6,7 @@ import { closeRedisClient, createRedisClient, RedisEditRepository, RedisKeys } f
 import { S3ObjectStore } from '@step1x/storage';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { startS3rver, type S3rverHandle } from '../support/s3rver';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 /** Two tenants seeded through API_KEYS, as a deployment would. */
 export const TENANTS = {
@@ -88,6 +89,34 @@ export async function startApiHarness(env: Record<string, string> = {}): Promise
     await redis.stop();
     throw error;
   }
+}
+
+export interface ApiWithImageHost {
+  api: ApiHarness;
+  /** Serves `image_url` inputs from 127.0.0.2, the one address the harness's EGRESS_ALLOWLIST lets through. */
+  images: WebhookReceiver;
+  /** A PNG of the size asked for, to upload or serve. */
+  png: Buffer;
+  /** Stops the image host, then the API. */
+  stop(): Promise<void>;
+}
+
+/** `startApiHarness()` plus a host for the images edits name by URL. */
+export async function startApiWithImageHost(pngWidth: number, pngHeight: number): Promise<ApiWithImageHost> {
+  const png = await pngOf(pngWidth, pngHeight);
+  const api = await startApiHarness();
+  let images: WebhookReceiver;
+  try {
+    images = await startWebhookReceiver({ host: '127.0.0.2' });
+  } catch (error) {
+    await api.stop();
+    throw error;
+  }
+  const stop = async () => {
+    await images.stop();
+    await api.stop();
+  };
+  return { api, images, png, stop };
 }
 
 /** A small real PNG (solid colour) of the given size. */
