@@ -17,7 +17,8 @@ const walk = (dir) => {
     else if (name.endsWith('.bench.js')) found.push(path);
   }
 };
-for (const group of ['libs', 'apps']) for (const pkg of readdirSync(join(root, group))) walk(join(root, group, pkg, 'dist'));
+for (const group of ['libs', 'apps'])
+  for (const pkg of readdirSync(join(root, group))) walk(join(root, group, pkg, 'dist'));
 walk(join(root, 'test', 'dist'));
 const filters = process.argv.slice(2);
 const benches = found.filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s))).sort();

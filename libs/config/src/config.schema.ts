@@ -183,7 +183,12 @@ export const ENV_SCHEMA = {
     default: 'cpu',
     doc: 'ONNX Runtime execution providers for the worker, in order of preference (e.g. `cuda,cpu` on a GPU node).',
   }),
-  ORT_INTRA_OP_THREADS: intVar({ default: '0', min: 0, max: 256, doc: 'Threads inside one ONNX Runtime op; 0 lets the runtime choose.' }),
+  ORT_INTRA_OP_THREADS: intVar({
+    default: '0',
+    min: 0,
+    max: 256,
+    doc: 'Threads inside one ONNX Runtime op; 0 lets the runtime choose.',
+  }),
   MODELS_DIR: stringVar({
     default: undefined,
     doc: 'Directory of the ONNX models the worker loads. Unset: the tiny test models shipped with the project.',

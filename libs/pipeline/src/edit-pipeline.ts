@@ -25,7 +25,13 @@ interface Step1XManifest {
   config: {
     dit: { axes_dim: number[]; theta: number };
     vae: { z_channels: number };
-    runtime: { max_length: number; version: 'v1.0' | 'v1.1'; cfg_guidance: number; timesteps_truncate: number; renorm_k: number };
+    runtime: {
+      max_length: number;
+      version: 'v1.0' | 'v1.1';
+      cfg_guidance: number;
+      timesteps_truncate: number;
+      renorm_k: number;
+    };
   };
   graphs: Record<'connector' | 'dit' | 'vae_encoder' | 'vae_decoder', string>;
   source: Record<string, string>;
@@ -135,7 +141,9 @@ export class Step1XEditPipeline {
       vaeEncoder: await graph(manifest.graphs.vae_encoder),
       vaeDecoder: await graph(manifest.graphs.vae_decoder),
     };
-    const tokenizer = existsSync(join(modelsDir, 'tokenizer.json')) ? QwenTokenizer.fromDirectory(modelsDir) : QwenTokenizer.bundled();
+    const tokenizer = existsSync(join(modelsDir, 'tokenizer.json'))
+      ? QwenTokenizer.fromDirectory(modelsDir)
+      : QwenTokenizer.bundled();
     return new Step1XEditPipeline(sessions, tokenizer, manifest);
   }
 
@@ -178,10 +186,18 @@ export class Step1XEditPipeline {
     abortCheck();
 
     // 3. Prepare latents: the reference's VAE posterior mean and the seeded noise, both packed into 2×2 tokens.
-    const latentShape = { batch: 1, channels: this.manifest.config.vae.z_channels, height: working.height / 8, width: working.width / 8 };
+    const latentShape = {
+      batch: 1,
+      channels: this.manifest.config.vae.z_channels,
+      height: working.height / 8,
+      width: working.width / 8,
+    };
     const ref = await encodeImage(this.sessions.vaeEncoder, imageToVaeInput(reference), working.height, working.width);
     const refTokens = packLatents(ref.latent, latentShape);
-    const noiseTokens = packLatents(gaussianNoise(seed, [1, latentShape.channels, latentShape.height, latentShape.width]), latentShape);
+    const noiseTokens = packLatents(
+      gaussianNoise(seed, [1, latentShape.channels, latentShape.height, latentShape.width]),
+      latentShape,
+    );
     timer.lap('vaeEncodeMs');
 
     // 4. Denoise: connector + DiT every step, CFG with the v1.1 renorm, Euler.
@@ -208,12 +224,26 @@ export class Step1XEditPipeline {
     abortCheck();
 
     // 5. Decode, then back to the source size (bicubic, as the official `output_process_image`).
-    const decoded = await decodeLatent(this.sessions.vaeDecoder, unpackLatents(tokens, latentShape), [1, latentShape.channels, latentShape.height, latentShape.width]);
+    const decoded = await decodeLatent(this.sessions.vaeDecoder, unpackLatents(tokens, latentShape), [
+      1,
+      latentShape.channels,
+      latentShape.height,
+      latentShape.width,
+    ]);
     timer.lap('vaeDecodeMs');
     const generated = vaeOutputToImage(decoded, working.height, working.width);
     const image = resize(generated, source.width, source.height, 'bicubic');
     timer.lap('postprocessMs');
-    return { image, workingSize: working, seed, steps, guidance, sizeLevel, truncated: mllmInputs.truncated, timings: timer.done() };
+    return {
+      image,
+      workingSize: working,
+      seed,
+      steps,
+      guidance,
+      sizeLevel,
+      truncated: mllmInputs.truncated,
+      timings: timer.done(),
+    };
   }
 
   /** `[2, 640, D]` embeddings (cond, uncond) and their `[2, 640]` mask. */
@@ -225,13 +255,17 @@ export class Step1XEditPipeline {
       patchPositionIds: inputs.vision.patchPositionIds,
     });
     const branch = (b: MllmBranchInputs) =>
-      encodeMllmBranch(this.sessions.qwenLlm, {
-        inputIds: b.prompt.inputIds,
-        attentionMask: b.prompt.attentionMask,
-        positionIds: b.positions.positionIds,
-        imageEmbeds: vision.imageEmbeds,
-        hidden: vision.hidden,
-      }, this.manifest.config.runtime.max_length);
+      encodeMllmBranch(
+        this.sessions.qwenLlm,
+        {
+          inputIds: b.prompt.inputIds,
+          attentionMask: b.prompt.attentionMask,
+          positionIds: b.positions.positionIds,
+          imageEmbeds: vision.imageEmbeds,
+          hidden: vision.hidden,
+        },
+        this.manifest.config.runtime.max_length,
+      );
     const cond = await branch(inputs.cond);
     const uncond = await branch(inputs.uncond);
     const llmEmbedding = new Float32Array(cond.embs.length * 2);
@@ -260,6 +294,15 @@ class StageTimer {
   }
 
   done(): EditTimings {
-    return { preprocessMs: 0, mllmMs: 0, vaeEncodeMs: 0, denoiseMs: 0, vaeDecodeMs: 0, postprocessMs: 0, ...this.laps, totalMs: Math.round(performance.now() - this.start) };
+    return {
+      preprocessMs: 0,
+      mllmMs: 0,
+      vaeEncodeMs: 0,
+      denoiseMs: 0,
+      vaeDecodeMs: 0,
+      postprocessMs: 0,
+      ...this.laps,
+      totalMs: Math.round(performance.now() - this.start),
+    };
   }
 }

@@ -17,9 +17,13 @@ export function workspaceRoot(from: string = __dirname): string {
  * Missing is an error, never a reason to skip.
  */
 export function goldenRoot(): string {
-  const root = process.env.GOLDEN_ROOT ? resolve(process.env.GOLDEN_ROOT) : resolve(workspaceRoot(), '..', 'shared', 'golden');
+  const root = process.env.GOLDEN_ROOT
+    ? resolve(process.env.GOLDEN_ROOT)
+    : resolve(workspaceRoot(), '..', 'shared', 'golden');
   if (!existsSync(root)) {
-    throw new Error(`golden sets not found at ${root}: set GOLDEN_ROOT to the folder holding step1x-tiny/ and the others`);
+    throw new Error(
+      `golden sets not found at ${root}: set GOLDEN_ROOT to the folder holding step1x-tiny/ and the others`,
+    );
   }
   return root;
 }

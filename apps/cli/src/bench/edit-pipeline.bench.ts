@@ -21,17 +21,33 @@ async function main(): Promise<void> {
   try {
     await pipeline.edit({ image: testImage(64, 64), instruction: 'warm up', steps: 1, sizeLevel: 64 });
     for (let i = 0; i < RUNS; i++) {
-      const r = await pipeline.edit({ image: testImage(1024, 768), instruction: 'make it snowy', seed: i, steps: 28, sizeLevel: 512 });
+      const r = await pipeline.edit({
+        image: testImage(1024, 768),
+        instruction: 'make it snowy',
+        seed: i,
+        steps: 28,
+        sizeLevel: 512,
+      });
       runs.push(r.timings);
     }
   } finally {
     await pipeline.release();
   }
   const median = (key: keyof EditTimings) => runs.map((t) => t[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-  const keys: (keyof EditTimings)[] = ['preprocessMs', 'mllmMs', 'vaeEncodeMs', 'denoiseMs', 'vaeDecodeMs', 'postprocessMs', 'totalMs'];
+  const keys: (keyof EditTimings)[] = [
+    'preprocessMs',
+    'mllmMs',
+    'vaeEncodeMs',
+    'denoiseMs',
+    'vaeDecodeMs',
+    'postprocessMs',
+    'totalMs',
+  ];
   console.log(`tiny models, 1024×768 source → 592×432 working size, 28 steps, median of ${RUNS}:`);
   console.log(keys.map((k) => `${k.replace('Ms', '')} ${median(k)} ms`).join(', '));
-  console.log(`per step ${(median('denoiseMs') / 28).toFixed(1)} ms; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  console.log(
+    `per step ${(median('denoiseMs') / 28).toFixed(1)} ms; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+  );
 }
 
 void main();

@@ -15,7 +15,8 @@ const FORMATS: Record<string, ImageFormat> = { '.png': 'png', '.jpg': 'jpeg', '.
 function integer(name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
   return v;
 }
 
@@ -38,7 +39,8 @@ export async function editCommand(argv: string[]): Promise<number> {
   const format = FORMATS[extname(values.output).toLowerCase()];
   if (!format) throw new UsageError('-o must end in .png, .jpg, .jpeg or .webp');
   const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !(guidance >= 1 && guidance <= 20)) throw new UsageError('--guidance must be a number in [1, 20]');
+  if (guidance !== undefined && !(guidance >= 1 && guidance <= 20))
+    throw new UsageError('--guidance must be a number in [1, 20]');
   const sizeLevel = integer('size-level', values['size-level'], 64, 2048);
   let bytes: Buffer;
   try {
@@ -49,11 +51,15 @@ export async function editCommand(argv: string[]): Promise<number> {
 
   let modelsDir = values.models ? resolve(values.models) : undefined;
   if (!modelsDir) {
-    console.error('note: no --models given, so tiny models with RANDOM, UNTRAINED weights are used (built once, cached).');
+    console.error(
+      'note: no --models given, so tiny models with RANDOM, UNTRAINED weights are used (built once, cached).',
+    );
     console.error('      The output shows that the pipeline runs end to end; it is not a meaningful edit.');
     modelsDir = (await ensureTinyModels()).modelsDir;
   }
-  const pipeline = await Step1XEditPipeline.load(modelsDir, { intraOpThreads: integer('threads', values.threads, 0, 256) });
+  const pipeline = await Step1XEditPipeline.load(modelsDir, {
+    intraOpThreads: integer('threads', values.threads, 0, 256),
+  });
   try {
     const result = await pipeline.edit({
       image: bytes,
@@ -71,7 +77,9 @@ export async function editCommand(argv: string[]): Promise<number> {
       `wrote ${values.output} (${result.image.width}×${result.image.height}; worked at ${result.workingSize.width}×${result.workingSize.height}, ` +
         `seed ${result.seed}, ${result.steps} steps, guidance ${result.guidance}${result.truncated ? ', instruction truncated' : ''})`,
     );
-    console.log(`timings ms: preprocess ${t.preprocessMs}, mllm ${t.mllmMs}, vae-encode ${t.vaeEncodeMs}, denoise ${t.denoiseMs}, vae-decode ${t.vaeDecodeMs}, postprocess ${t.postprocessMs}, total ${t.totalMs}`);
+    console.log(
+      `timings ms: preprocess ${t.preprocessMs}, mllm ${t.mllmMs}, vae-encode ${t.vaeEncodeMs}, denoise ${t.denoiseMs}, vae-decode ${t.vaeDecodeMs}, postprocess ${t.postprocessMs}, total ${t.totalMs}`,
+    );
     return 0;
   } finally {
     await pipeline.release();

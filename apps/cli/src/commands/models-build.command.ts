@@ -27,7 +27,13 @@ export const MODELS_BUILD_USAGE = `step1x models build --config tiny|full --out 
   files it builds random tiny models from --seed. Defaults: tiny → fp32, full → fp16; fused attention.`;
 
 /** Files of the Qwen2.5-VL folder the pipeline reads besides the weights (tokenizer, chat template, processor). */
-const QWEN_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.json', 'chat_template.jinja', 'preprocessor_config.json'];
+const QWEN_SIDE_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'chat_template.json',
+  'chat_template.jinja',
+  'preprocessor_config.json',
+];
 
 export async function modelsBuildCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -44,7 +50,8 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
     },
   });
   const configName = values.config;
-  if (configName !== 'tiny' && configName !== 'full') throw new UsageError(`--config must be tiny or full\n${MODELS_BUILD_USAGE}`);
+  if (configName !== 'tiny' && configName !== 'full')
+    throw new UsageError(`--config must be tiny or full\n${MODELS_BUILD_USAGE}`);
   if (!values.out) throw new UsageError(`--out is required\n${MODELS_BUILD_USAGE}`);
   const options = buildOptions(configName, values.dtype, values.attention);
   const config = namedConfig(configName);
@@ -56,22 +63,36 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
     const dit = Checkpoint.open(resolve(values.dit));
     const vae = Checkpoint.open(resolve(values.vae));
     try {
-      manifest = await buildStep1XModels({ config, ditWeights: dit, vaeWeights: vae, outDir, options, source: { dit: values.dit, vae: values.vae } });
+      manifest = await buildStep1XModels({
+        config,
+        ditWeights: dit,
+        vaeWeights: vae,
+        outDir,
+        options,
+        source: { dit: values.dit, vae: values.vae },
+      });
     } finally {
       dit.close();
       vae.close();
     }
   } else {
-    if (configName !== 'tiny') throw new UsageError('random weights are only for --config tiny; pass --dit and --vae for full size');
+    if (configName !== 'tiny')
+      throw new UsageError('random weights are only for --config tiny; pass --dit and --vae for full size');
     manifest = await buildRandomModels(config, outDir, seedOf(values.seed), options);
   }
   if (values.qwen) await buildQwenFromDirectory(resolve(values.qwen), outDir, options);
-  else if (configName === 'tiny') await buildRandomQwenModels(namedQwenConfig('tiny'), outDir, seedOf(values.seed), options);
-  else console.log('note: no --qwen given, so the folder has no MLLM graphs; build them with --qwen before `step1x edit`');
+  else if (configName === 'tiny')
+    await buildRandomQwenModels(namedQwenConfig('tiny'), outDir, seedOf(values.seed), options);
+  else
+    console.log('note: no --qwen given, so the folder has no MLLM graphs; build them with --qwen before `step1x edit`');
   const files = readdirSync(outDir);
   const bytes = files.reduce((a, f) => a + statSync(join(outDir, f)).size, 0);
-  console.log(`wrote ${files.length} files (${(bytes / 2 ** 20).toFixed(1)} MiB) to ${outDir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`model ${manifest.model_version}, ${manifest.dtype}, ${manifest.attention} attention, builder ${manifest.builder_version}`);
+  console.log(
+    `wrote ${files.length} files (${(bytes / 2 ** 20).toFixed(1)} MiB) to ${outDir} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  console.log(
+    `model ${manifest.model_version}, ${manifest.dtype}, ${manifest.attention} attention, builder ${manifest.builder_version}`,
+  );
   return 0;
 }
 
@@ -92,7 +113,8 @@ function seedOf(raw: string | undefined): number {
 /** Qwen2.5-VL from its published folder: config.json, safetensors (single or sharded), tokenizer files. */
 async function buildQwenFromDirectory(dir: string, outDir: string, options: BuildOptions): Promise<void> {
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new UsageError(`${configPath} not found: --qwen takes the Qwen2.5-VL-7B-Instruct folder`);
+  if (!existsSync(configPath))
+    throw new UsageError(`${configPath} not found: --qwen takes the Qwen2.5-VL-7B-Instruct folder`);
   const config = normaliseQwenConfig(JSON.parse(readFileSync(configPath, 'utf8')));
   const weights = openQwenCheckpoint(dir, qwenParameterTable(config, options));
   try {
@@ -100,5 +122,6 @@ async function buildQwenFromDirectory(dir: string, outDir: string, options: Buil
   } finally {
     weights.close();
   }
-  for (const file of QWEN_SIDE_FILES) if (existsSync(join(dir, file))) copyFileSync(join(dir, file), join(outDir, file));
+  for (const file of QWEN_SIDE_FILES)
+    if (existsSync(join(dir, file))) copyFileSync(join(dir, file), join(outDir, file));
 }

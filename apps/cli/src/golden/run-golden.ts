@@ -42,11 +42,14 @@ export function findGoldenSets(root: string): string[] {
 export async function checkGoldenSet(dir: string, options: BuildOptions): Promise<CaseResult[]> {
   const format = readFormat(dir) ?? '(missing manifest)';
   const checker = CHECKERS[format];
-  if (!checker) return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL unknown golden format "${format}"` }];
+  if (!checker)
+    return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL unknown golden format "${format}"` }];
   try {
     return await checker(dir, options);
   } catch (err) {
-    return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL ${(err as Error).stack ?? String(err)}` }];
+    return [
+      { case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL ${(err as Error).stack ?? String(err)}` },
+    ];
   }
 }
 

@@ -1,4 +1,20 @@
-import { InferenceSession, applyGuidance, applyRope, buildPositionIds, buildRopeTables, decodeLatent, denoise, encodeImage, eulerStep, getSchedule, packLatents, ropeRotationMatrices, runConnector, runDit, unpackLatents } from '@step1x/pipeline';
+import {
+  InferenceSession,
+  applyGuidance,
+  applyRope,
+  buildPositionIds,
+  buildRopeTables,
+  decodeLatent,
+  denoise,
+  encodeImage,
+  eulerStep,
+  getSchedule,
+  packLatents,
+  ropeRotationMatrices,
+  runConnector,
+  runDit,
+  unpackLatents,
+} from '@step1x/pipeline';
 import { Step1XConfig } from '@step1x/model-builder';
 import { SafetensorsFile, relativeL2 } from '@step1x/tensors';
 import { CaseChecker } from './tensor-check';
@@ -45,8 +61,16 @@ function latentShape(file: SafetensorsFile, name: string) {
 function checkedRope(c: CaseContext, height: number, width: number) {
   const { file, check, sessions } = c;
   const textLength = file.info('txt_ids').shape[1];
-  const ours = buildPositionIds({ textLength, gridHeight: height / 16, gridWidth: width / 16, version: sessions.config.runtime.version });
-  const stored = [...file.readFloat32('txt_ids').subarray(0, textLength * 3), ...file.readFloat32('img_ids').subarray(0, ours.length - textLength * 3)];
+  const ours = buildPositionIds({
+    textLength,
+    gridHeight: height / 16,
+    gridWidth: width / 16,
+    version: sessions.config.runtime.version,
+  });
+  const stored = [
+    ...file.readFloat32('txt_ids').subarray(0, textLength * 3),
+    ...file.readFloat32('img_ids').subarray(0, ours.length - textLength * 3),
+  ];
   check.exact('ids', ours, stored);
   return { rope: buildRopeTables(ours, sessions.config.dit.axes_dim, sessions.config.dit.theta), textLength };
 }
@@ -71,7 +95,11 @@ async function checkVae({ sessions, file, check }: CaseContext): Promise<void> {
   check.float('enc_mean', enc.mean, file.readFloat32('enc_mean'));
   check.float('enc_logvar', enc.logvar, file.readFloat32('enc_logvar'));
   check.float('latent', enc.latent, file.readFloat32('latent'));
-  const decoded = await decodeLatent(sessions.vaeDecoder, file.readFloat32('decoder_latent'), file.info('decoder_latent').shape);
+  const decoded = await decodeLatent(
+    sessions.vaeDecoder,
+    file.readFloat32('decoder_latent'),
+    file.info('decoder_latent').shape,
+  );
   check.float('decoded', decoded, file.readFloat32('decoded'));
 }
 
@@ -91,13 +119,30 @@ async function checkDitForward(c: CaseContext): Promise<void> {
   check.float('connector_txt', conn.txt, file.readFloat32('connector_txt'));
   check.float('connector_y', conn.y, file.readFloat32('connector_y'));
   const imageTokens = file.info('img').shape[1];
-  const velocity = await runDit(sessions.dit, { img: file.readFloat32('img'), txt: conn.txt, y: conn.y, t, rope, batch, imageTokens, textTokens: textLength });
+  const velocity = await runDit(sessions.dit, {
+    img: file.readFloat32('img'),
+    txt: conn.txt,
+    y: conn.y,
+    t,
+    rope,
+    batch,
+    imageTokens,
+    textTokens: textLength,
+  });
   check.float('velocity', velocity, file.readFloat32('velocity'));
   // The packed inputs must be our packing of the stored latents.
   const n = imageTokens / 2;
   const img = file.readFloat32('img');
-  check.exact('img(noisy)', packLatents(file.readFloat32('noisy_latent'), latentShape(file, 'noisy_latent')), img.subarray(0, img.length / batch / 2));
-  check.exact('img(ref)', packLatents(file.readFloat32('ref_latent'), latentShape(file, 'ref_latent')), img.subarray(n * 64, 2 * n * 64));
+  check.exact(
+    'img(noisy)',
+    packLatents(file.readFloat32('noisy_latent'), latentShape(file, 'noisy_latent')),
+    img.subarray(0, img.length / batch / 2),
+  );
+  check.exact(
+    'img(ref)',
+    packLatents(file.readFloat32('ref_latent'), latentShape(file, 'ref_latent')),
+    img.subarray(n * 64, 2 * n * 64),
+  );
 }
 
 async function checkSampler(c: CaseContext): Promise<void> {
@@ -112,7 +157,11 @@ async function checkSampler(c: CaseContext): Promise<void> {
   const llmEmbedding = file.readFloat32('llm_embedding');
   const mask = file.readBigInt64('mask');
   const refTokens = packLatents(file.readFloat32('ref_latent'), shape);
-  const guidance = { guidance: num(params, 'cfg_guidance'), truncate: num(params, 'timesteps_truncate'), renormK: num(params, 'renorm_k') };
+  const guidance = {
+    guidance: num(params, 'cfg_guidance'),
+    truncate: num(params, 'timesteps_truncate'),
+    renormK: num(params, 'renorm_k'),
+  };
   const latents: Float32Array[] = [packLatents(file.readFloat32('noise'), shape)];
   const ditOutputs: Float32Array[] = [];
   const final = await denoise(sessions, {
@@ -135,7 +184,11 @@ async function checkSampler(c: CaseContext): Promise<void> {
   check.float('final_latent', finalLatent, file.readFloat32('final_latent'));
   check.float('dit_outputs', concat(ditOutputs), file.readFloat32('dit_outputs'));
   const steps = timesteps.length - 1;
-  check.float('dit_timesteps', Float32Array.from({ length: 2 * steps }, (_, i) => timesteps[i >> 1]), file.readFloat32('dit_timesteps'));
+  check.float(
+    'dit_timesteps',
+    Float32Array.from({ length: 2 * steps }, (_, i) => timesteps[i >> 1]),
+    file.readFloat32('dit_timesteps'),
+  );
   const decoded = await decodeLatent(sessions.vaeDecoder, finalLatent, [1, shape.channels, shape.height, shape.width]);
   check.float('decoded_image', decoded, file.readFloat32('decoded_image'));
   await teacherForcedDiagnostics(c, { rope, textLength, llmEmbedding, mask, refTokens, timesteps, guidance });
@@ -144,7 +197,15 @@ async function checkSampler(c: CaseContext): Promise<void> {
 /** Per-step errors with the reference latents fed in (diagnostics only; the gate is the free-running loop). */
 async function teacherForcedDiagnostics(
   c: CaseContext,
-  s: { rope: ReturnType<typeof buildRopeTables>; textLength: number; llmEmbedding: Float32Array; mask: BigInt64Array; refTokens: Float32Array; timesteps: Float32Array; guidance: Record<string, number> },
+  s: {
+    rope: ReturnType<typeof buildRopeTables>;
+    textLength: number;
+    llmEmbedding: Float32Array;
+    mask: BigInt64Array;
+    refTokens: Float32Array;
+    timesteps: Float32Array;
+    guidance: Record<string, number>;
+  },
 ): Promise<void> {
   const refLatents = c.file.readFloat32('latents');
   const size = s.refTokens.length;
@@ -165,7 +226,9 @@ async function teacherForcedDiagnostics(
     });
     const ditErr = relativeL2(ditOut, refDit.subarray(k * ditOut.length, (k + 1) * ditOut.length));
     const stepErr = relativeL2(next, refLatents.subarray((k + 1) * size, (k + 2) * size));
-    lines.push(`  step ${k}: dit_outputs ${ditErr.toExponential(2)}  latents[${k + 1}] ${stepErr.toExponential(2)} (teacher-forced)`);
+    lines.push(
+      `  step ${k}: dit_outputs ${ditErr.toExponential(2)}  latents[${k + 1}] ${stepErr.toExponential(2)} (teacher-forced)`,
+    );
   }
   for (const l of lines) c.check.note(l);
 }
@@ -178,7 +241,10 @@ async function checkCfgStep({ file, check }: CaseContext): Promise<void> {
   const cond = pred.subarray(0, size);
   const uncond = pred.subarray(rowLength, rowLength + size);
   const channels = file.info('x').shape[2];
-  for (const [kind, output] of [['timesteps_renorm', 'x_next_renorm'], ['timesteps_plain', 'x_next_plain']] as const) {
+  for (const [kind, output] of [
+    ['timesteps_renorm', 'x_next_renorm'],
+    ['timesteps_plain', 'x_next_plain'],
+  ] as const) {
     const [tCurr, tPrev] = file.readFloat32(kind);
     const guided = applyGuidance(cond, uncond, tCurr, { channels });
     check.float(output, eulerStep(x, guided.velocity, tCurr, tPrev), file.readFloat32(output));

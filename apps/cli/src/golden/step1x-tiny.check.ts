@@ -22,13 +22,17 @@ interface ManifestCase {
 }
 
 /** Builds (or reuses from the cache) ONNX models from a golden directory's own config and weights. */
-export async function buildModelsForGoldenDir(dir: string, options: BuildOptions): Promise<{ modelsDir: string; manifest: ModelsManifest }> {
+export async function buildModelsForGoldenDir(
+  dir: string,
+  options: BuildOptions,
+): Promise<{ modelsDir: string; manifest: ModelsManifest }> {
   const configText = readFileSync(join(dir, 'config.json'), 'utf8');
   const hash = createHash('sha256').update(BUILDER_VERSION).update(configText).update(JSON.stringify(options));
   for (const f of ['dit.safetensors', 'vae.safetensors']) hash.update(readFileSync(join(dir, f)));
   const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', hash.digest('hex').slice(0, 16));
   const manifestPath = join(modelsDir, 'manifest.json');
-  if (existsSync(manifestPath)) return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelsManifest };
+  if (existsSync(manifestPath))
+    return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelsManifest };
   const dit = Checkpoint.open(join(dir, 'dit.safetensors'));
   const vae = Checkpoint.open(join(dir, 'vae.safetensors'));
   try {
@@ -83,7 +87,9 @@ export async function checkStep1XTinySet(dir: string, options: BuildOptions, gat
       results.push(check.result());
     }
   } finally {
-    await Promise.all([sessions.connector, sessions.dit, sessions.vaeEncoder, sessions.vaeDecoder].map((x) => x.release()));
+    await Promise.all(
+      [sessions.connector, sessions.dit, sessions.vaeEncoder, sessions.vaeDecoder].map((x) => x.release()),
+    );
   }
   return results;
 }

@@ -55,7 +55,8 @@ export class CaseChecker {
       const a = Math.fround(ours[i]);
       const b = Math.fround(ref[i]);
       const ulp = Math.max(Math.abs(Math.fround(b * (1 + 2 ** -23)) - b), 2 ** -149);
-      if (!(Math.abs(a - b) <= ulps * ulp)) return this.fail(name, `index ${i}: ${a} vs ${b}, more than ${ulps} ulp apart`);
+      if (!(Math.abs(a - b) <= ulps * ulp))
+        return this.fail(name, `index ${i}: ${a} vs ${b}, more than ${ulps} ulp apart`);
     }
   }
 

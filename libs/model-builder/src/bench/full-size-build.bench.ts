@@ -41,8 +41,12 @@ async function main(): Promise<void> {
     peak = Math.max(peak, process.resourceUsage().maxRSS * 1024);
     const outputBytes = Object.values(manifest.files).reduce((a, f) => a + f.bytes, 0);
     const gib = (b: number) => (b / 1024 ** 3).toFixed(2);
-    console.log(`checkpoints ${gib(inputBytes)} GiB → ONNX ${gib(outputBytes)} GiB (fp16, external data, sha256 included)`);
-    console.log(`wall ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB (${((100 * peak) / inputBytes).toFixed(2)} % of the input)`);
+    console.log(
+      `checkpoints ${gib(inputBytes)} GiB → ONNX ${gib(outputBytes)} GiB (fp16, external data, sha256 included)`,
+    );
+    console.log(
+      `wall ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB (${((100 * peak) / inputBytes).toFixed(2)} % of the input)`,
+    );
     if (peak > RSS_TARGET) {
       console.log(`FAIL: peak RSS above ${RSS_TARGET / 1024 ** 2} MiB`);
       process.exitCode = 1;

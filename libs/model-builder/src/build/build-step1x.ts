@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { GraphBuilder } from '../graph/graph-builder';
 import { BuildOptions } from '../graph/module';
 import { Step1XConfig } from '../models/config';
-import { buildConnectorGraph, buildDitGraph, buildVaeDecoderGraph, buildVaeEncoderGraph } from '../models/step1x-graphs';
+import {
+  buildConnectorGraph,
+  buildDitGraph,
+  buildVaeDecoderGraph,
+  buildVaeEncoderGraph,
+} from '../models/step1x-graphs';
 import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
 import { FileDigests, digestFiles } from '../export/file-digests';
 import { WeightProvider, checkStrict } from '../export/weight-provider';
@@ -52,7 +57,10 @@ function step1xGraphs(config: Step1XConfig, options: BuildOptions) {
 }
 
 /** The parameter tables the two checkpoints must match exactly: DiT + connector, and the VAE. */
-export function step1xParameterTables(config: Step1XConfig, options: BuildOptions): { dit: Map<string, readonly number[]>; vae: Map<string, readonly number[]> } {
+export function step1xParameterTables(
+  config: Step1XConfig,
+  options: BuildOptions,
+): { dit: Map<string, readonly number[]>; vae: Map<string, readonly number[]> } {
   const g = step1xGraphs(config, options);
   return { dit: parameterTable([g.connector, g.dit]), vae: parameterTable([g.vae_encoder, g.vae_decoder]) };
 }
@@ -64,8 +72,12 @@ export function step1xParameterTables(config: Step1XConfig, options: BuildOption
 export async function buildStep1XModels(input: Step1XBuildInput): Promise<ModelsManifest> {
   const { config, options, outDir } = input;
   const graphs = step1xGraphs(config, options);
-  checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, { sourceName: input.source.dit ?? 'DiT checkpoint' });
-  checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, { sourceName: input.source.vae ?? 'VAE checkpoint' });
+  checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, {
+    sourceName: input.source.dit ?? 'DiT checkpoint',
+  });
+  checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, {
+    sourceName: input.source.vae ?? 'VAE checkpoint',
+  });
 
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];

@@ -20,14 +20,21 @@ export function namedConfig(name: ConfigName): Step1XConfig {
 }
 
 function inMemory(tensors: Map<string, Float32Array>, table: ReadonlyMap<string, readonly number[]>): InMemoryWeights {
-  return new InMemoryWeights(new Map([...tensors].map(([name, values]) => [name, { shape: table.get(name)!, values }])));
+  return new InMemoryWeights(
+    new Map([...tensors].map(([name, values]) => [name, { shape: table.get(name)!, values }])),
+  );
 }
 
 /**
  * Builds models with random weights (DECISIONS §5) into `outDir`: every parameter drawn, including the modulation
  * layers the official code zero-initialises, so outputs depend on every input.
  */
-export async function buildRandomModels(config: Step1XConfig, outDir: string, seed: number, options: BuildOptions): Promise<ModelsManifest> {
+export async function buildRandomModels(
+  config: Step1XConfig,
+  outDir: string,
+  seed: number,
+  options: BuildOptions,
+): Promise<ModelsManifest> {
   const tables = step1xParameterTables(config, options);
   return buildStep1XModels({
     config,
@@ -60,7 +67,10 @@ export async function ensureTinyModels(
 ): Promise<TinyModels> {
   const config = namedConfig('tiny');
   const qwenConfig = namedQwenConfig('tiny');
-  const key = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, config, qwenConfig, seed, options })).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ BUILDER_VERSION, config, qwenConfig, seed, options }))
+    .digest('hex')
+    .slice(0, 16);
   const modelsDir = join(cacheRoot, `tiny-${key}`);
   const read = () => ({
     modelsDir,

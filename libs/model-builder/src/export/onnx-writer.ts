@@ -34,7 +34,12 @@ export function writeOnnxModel(graph: GraphBuilder, opts: WriteModelOptions): st
       if (!to) throw new Error(`${p.name}: parameters of type ${p.elemType} are not supported`);
       const source = opts.weights.source(p.name);
       if (writer) {
-        initializers.push({ name: p.name, elemType: p.elemType, dims: p.shape, external: writer.appendTensor(source, to) });
+        initializers.push({
+          name: p.name,
+          elemType: p.elemType,
+          dims: p.shape,
+          external: writer.appendTensor(source, to),
+        });
       } else {
         initializers.push({ name: p.name, elemType: p.elemType, dims: p.shape, raw: readConverted(source, to) });
       }

@@ -17,7 +17,8 @@ export interface ParameterSpec {
   readonly elemType: ElemType;
 }
 
-type AttrInput = number | string | readonly number[] | { floats: readonly number[] } | { float: number } | AttributeValue;
+type AttrInput =
+  number | string | readonly number[] | { floats: readonly number[] } | { float: number } | AttributeValue;
 
 function toAttribute(v: AttrInput): AttributeValue {
   if (typeof v === 'number') return Number.isInteger(v) ? { kind: 'int', value: v } : { kind: 'float', value: v };
@@ -273,7 +274,12 @@ export class GraphBuilder {
   layerNormalization(x: Value, scale: Value, bias: Value | null, epsilon: number, axis = -1): Value {
     return this.op('LayerNormalization', bias ? [x, scale, bias] : [x, scale], { axis, epsilon: { float: epsilon } });
   }
-  conv(x: Value, w: Value, b: Value | null, opts: { kernel: number; stride?: number; pads?: readonly number[] }): Value {
+  conv(
+    x: Value,
+    w: Value,
+    b: Value | null,
+    opts: { kernel: number; stride?: number; pads?: readonly number[] },
+  ): Value {
     const k = opts.kernel;
     const p = opts.pads ?? [Math.floor(k / 2), Math.floor(k / 2), Math.floor(k / 2), Math.floor(k / 2)];
     const s = opts.stride ?? 1;
@@ -293,6 +299,11 @@ export class GraphBuilder {
   /** com.microsoft MultiHeadAttention: q [B,S,H·D], k/v [B,L,H·D] → [B,S,H·D]; fused, memory-efficient kernels. */
   multiHeadAttention(q: Value, k: Value, v: Value, numHeads: number, scale: number, attentionBias?: Value): Value {
     const inputs = attentionBias ? [q, k, v, null, null, attentionBias] : [q, k, v];
-    return this.op('MultiHeadAttention', inputs, { num_heads: numHeads, scale: { float: scale } }, { domain: MS_DOMAIN });
+    return this.op(
+      'MultiHeadAttention',
+      inputs,
+      { num_heads: numHeads, scale: { float: scale } },
+      { domain: MS_DOMAIN },
+    );
   }
 }

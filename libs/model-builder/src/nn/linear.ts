@@ -6,7 +6,14 @@ export class Linear extends Module {
   private readonly w: Value;
   private readonly b: Value | null;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, inFeatures: number, outFeatures: number, bias = true) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    inFeatures: number,
+    outFeatures: number,
+    bias = true,
+  ) {
     super(g, path, options);
     this.w = this.weight('weight', [outFeatures, inFeatures]);
     this.b = bias ? this.weight('bias', [outFeatures]) : null;

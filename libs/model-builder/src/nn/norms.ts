@@ -6,7 +6,14 @@ export class LayerNorm extends Module {
   private readonly scale: Value;
   private readonly bias: Value | null;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, dim: number, readonly eps: number, affine: boolean) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    dim: number,
+    readonly eps: number,
+    affine: boolean,
+  ) {
     super(g, path, options);
     if (affine) {
       this.scale = this.vector('weight', [dim]);
@@ -26,7 +33,14 @@ export class LayerNorm extends Module {
 export class RmsNorm extends Module {
   private readonly scale: Value;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, dim: number, readonly eps: number, paramName = 'scale') {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    dim: number,
+    readonly eps: number,
+    paramName = 'scale',
+  ) {
     super(g, path, options);
     this.scale = this.vector(paramName, [dim]);
   }

@@ -10,7 +10,10 @@ describe('VAE pixel conversions', () => {
     for (let i = 0; i < width; i++) data.set([i, 255 - i, (i * 7) % 256], i * 3);
     const back = vaeOutputToImage(imageToVaeInput({ width, height: 1, data }), 1, width);
     for (let i = 0; i < data.length; i++) {
-      assert.ok(back.data[i] === data[i] || back.data[i] === data[i] - 1, `value ${data[i]} came back as ${back.data[i]}`);
+      assert.ok(
+        back.data[i] === data[i] || back.data[i] === data[i] - 1,
+        `value ${data[i]} came back as ${back.data[i]}`,
+      );
     }
     assert.equal(back.data[3 * 255], 255, 'the top value survives');
   });

@@ -8,7 +8,8 @@ const f32 = Math.fround;
  */
 export function vaeOutputToImage(decoded: Float32Array, height: number, width: number): RgbImage {
   const plane = width * height;
-  if (decoded.length !== 3 * plane) throw new RangeError(`decoded image has ${decoded.length} values, expected ${3 * plane}`);
+  if (decoded.length !== 3 * plane)
+    throw new RangeError(`decoded image has ${decoded.length} values, expected ${3 * plane}`);
   const data = new Uint8Array(3 * plane);
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < 3; c++) {

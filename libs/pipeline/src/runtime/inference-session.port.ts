@@ -25,7 +25,8 @@ export type SessionFactory = (modelPath: string, options?: SessionOptions) => Pr
 
 export function float32(dims: readonly number[], data: Float32Array): TensorData {
   const expected = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== expected) throw new RangeError(`tensor of shape [${dims.join(', ')}] needs ${expected} values, got ${data.length}`);
+  if (data.length !== expected)
+    throw new RangeError(`tensor of shape [${dims.join(', ')}] needs ${expected} values, got ${data.length}`);
   return { dims, data };
 }
 

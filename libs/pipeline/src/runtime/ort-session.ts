@@ -31,7 +31,8 @@ export class OrtInferenceSession implements InferenceSession {
     const out: Record<string, TensorData> = {};
     for (const [name, t] of Object.entries(results)) {
       const data = t.data;
-      if (!(data instanceof Float32Array) && !(data instanceof BigInt64Array)) throw new TypeError(`output ${name} has type ${t.type}`);
+      if (!(data instanceof Float32Array) && !(data instanceof BigInt64Array))
+        throw new TypeError(`output ${name} has type ${t.type}`);
       out[name] = { dims: t.dims, data };
       t.dispose?.();
     }
@@ -43,4 +44,5 @@ export class OrtInferenceSession implements InferenceSession {
   }
 }
 
-export const createOrtSession = (modelPath: string, options?: SessionOptions) => OrtInferenceSession.create(modelPath, options);
+export const createOrtSession = (modelPath: string, options?: SessionOptions) =>
+  OrtInferenceSession.create(modelPath, options);

@@ -80,7 +80,16 @@ export async function denoise(sessions: DenoiseSessions, input: DenoiseInput): P
     img.set(refTokens, size);
     img.set(x, 2 * size);
     img.set(refTokens, 3 * size);
-    const velocity = await runDit(sessions.dit, { img, txt, y, t: tVec, rope: input.rope, batch: 2, imageTokens, textTokens });
+    const velocity = await runDit(sessions.dit, {
+      img,
+      txt,
+      y,
+      t: tVec,
+      rope: input.rope,
+      batch: 2,
+      imageTokens,
+      textTokens,
+    });
     const cond = velocity.subarray(0, size);
     const uncond = velocity.subarray(2 * size, 3 * size);
     const guided = applyGuidance(cond, uncond, tCurr, { channels: tokenChannels, ...input.guidance });

@@ -9,7 +9,12 @@ export interface VaeEncodeOutput {
 }
 
 /** image `[1, 3, H, W]` in [−1, 1] → the reference latent. */
-export async function encodeImage(session: InferenceSession, image: Float32Array, height: number, width: number): Promise<VaeEncodeOutput> {
+export async function encodeImage(
+  session: InferenceSession,
+  image: Float32Array,
+  height: number,
+  width: number,
+): Promise<VaeEncodeOutput> {
   const out = await session.run({ image: float32([1, 3, height, width], image) });
   return {
     latent: asFloat32(out.latent, 'latent'),
@@ -20,7 +25,11 @@ export async function encodeImage(session: InferenceSession, image: Float32Array
 }
 
 /** Scaled latent `[1, z, h, w]` → image `[1, 3, 8h, 8w]`, unclamped (clamp when converting to pixels). */
-export async function decodeLatent(session: InferenceSession, latent: Float32Array, dims: readonly number[]): Promise<Float32Array> {
+export async function decodeLatent(
+  session: InferenceSession,
+  latent: Float32Array,
+  dims: readonly number[],
+): Promise<Float32Array> {
   const out = await session.run({ latent: float32(dims, latent) });
   return asFloat32(out.image, 'image');
 }

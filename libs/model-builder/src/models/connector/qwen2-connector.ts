@@ -18,7 +18,12 @@ class IndividualTokenRefinerBlock extends Module {
   private readonly fc2: Linear;
   private readonly modulation: Linear;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly cfg: ConnectorConfig) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly cfg: ConnectorConfig,
+  ) {
     super(g, path, options);
     const h = cfg.hidden_size;
     const mlp = Math.round(h * cfg.mlp_width_ratio);
@@ -57,14 +62,23 @@ export class Qwen2Connector extends Module {
   private readonly blocks: IndividualTokenRefinerBlock[];
   private readonly scaleFactor: Value | null;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly cfg: ConnectorConfig, withScaleFactor: boolean) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly cfg: ConnectorConfig,
+    withScaleFactor: boolean,
+  ) {
     super(g, path, options);
     const h = cfg.hidden_size;
     this.globalProjOut = new Linear(g, this.child('global_proj_out'), options, cfg.in_channels, cfg.pooled_dim);
     this.scaleFactor = withScaleFactor ? this.vector('scale_factor', [1]) : null;
     const s = this.child('S');
     this.tEmbedder = new MlpEmbedder(g, `${s}.t_embedder.mlp`, options, { in: cfg.t_freq_dim, hidden: h }, ['0', '2']);
-    this.cEmbedder = new MlpEmbedder(g, `${s}.c_embedder`, options, { in: cfg.in_channels, hidden: h }, ['linear_1', 'linear_2']);
+    this.cEmbedder = new MlpEmbedder(g, `${s}.c_embedder`, options, { in: cfg.in_channels, hidden: h }, [
+      'linear_1',
+      'linear_2',
+    ]);
     this.inputEmbedder = new Linear(g, `${s}.input_embedder`, options, cfg.in_channels, h);
     this.blocks = Array.from(
       { length: cfg.depth },

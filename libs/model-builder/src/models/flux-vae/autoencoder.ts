@@ -30,7 +30,11 @@ class Conv2d extends Module {
   forward(x: Value): Value {
     return this.scoped(() => {
       const p = this.padding;
-      const y = this.g.conv(this.g.cast(x, this.computeType), this.w, this.b, { kernel: this.kernel, stride: this.stride, pads: [p, p, p, p] });
+      const y = this.g.conv(this.g.cast(x, this.computeType), this.w, this.b, {
+        kernel: this.kernel,
+        stride: this.stride,
+        pads: [p, p, p, p],
+      });
       return this.g.cast(y, 'float32');
     });
   }
@@ -68,7 +72,12 @@ class AttnBlock extends Module {
   private readonly v: Conv2d;
   private readonly projOut: Conv2d;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly channels: number) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly channels: number,
+  ) {
     super(g, path, options);
     this.norm = new GroupNorm(g, this.child('norm'), options, GN_GROUPS, channels, GN_EPS);
     this.q = new Conv2d(g, this.child('q'), options, channels, channels, 1);
@@ -83,7 +92,15 @@ class AttnBlock extends Module {
     const shape = g.shape(x);
     // [B, C, H, W] → [B, 1, H·W, C]: one head over every spatial position.
     const toSeq = (t: Value) => g.unsqueeze(g.transpose(g.reshape(t, [0, 0, -1]), [0, 2, 1]), [1]);
-    const attn = attention(g, this.options, toSeq(this.q.forward(h)), toSeq(this.k.forward(h)), toSeq(this.v.forward(h)), 1, this.channels);
+    const attn = attention(
+      g,
+      this.options,
+      toSeq(this.q.forward(h)),
+      toSeq(this.k.forward(h)),
+      toSeq(this.v.forward(h)),
+      1,
+      this.channels,
+    );
     const back = g.reshapeDynamic(g.transpose(attn, [0, 2, 1]), shape);
     return g.add(x, this.projOut.forward(back));
   }
@@ -154,7 +171,10 @@ export class Encoder extends Module {
         blockIn = blockOut;
       }
       const last = i === cfg.ch_mult.length - 1;
-      this.levels.push({ blocks, downsample: last ? null : new Downsample(g, this.child(`down.${i}.downsample`), options, blockIn) });
+      this.levels.push({
+        blocks,
+        downsample: last ? null : new Downsample(g, this.child(`down.${i}.downsample`), options, blockIn),
+      });
     }
     this.mid = new MidBlock(g, this.child('mid'), options, blockIn);
     this.normOut = new GroupNorm(g, this.child('norm_out'), options, GN_GROUPS, blockIn, GN_EPS);
@@ -196,7 +216,10 @@ export class Decoder extends Module {
         blocks.push(new ResnetBlock(g, this.child(`up.${i}.block.${j}`), options, blockIn, blockOut));
         blockIn = blockOut;
       }
-      this.levels[i] = { blocks, upsample: i === 0 ? null : new Upsample(g, this.child(`up.${i}.upsample`), options, blockIn) };
+      this.levels[i] = {
+        blocks,
+        upsample: i === 0 ? null : new Upsample(g, this.child(`up.${i}.upsample`), options, blockIn),
+      };
     }
     this.normOut = new GroupNorm(g, this.child('norm_out'), options, GN_GROUPS, blockIn, GN_EPS);
     this.convOut = new Conv2d(g, this.child('conv_out'), options, blockIn, cfg.out_ch, 3);

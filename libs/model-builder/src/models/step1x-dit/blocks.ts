@@ -21,7 +21,13 @@ interface ModulationOut {
 class Modulation extends Module {
   private readonly lin: Linear;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly dim: number, private readonly double: boolean) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly dim: number,
+    private readonly double: boolean,
+  ) {
     super(g, path, options);
     this.lin = new Linear(g, this.child('lin'), options, dim, (double ? 6 : 3) * dim);
   }
@@ -29,7 +35,9 @@ class Modulation extends Module {
   forward(vec: Value): ModulationOut[] {
     const g = this.g;
     const n = this.double ? 6 : 3;
-    const chunks = g.split(this.lin.forward(g.silu(vec)), 1, new Array<number>(n).fill(this.dim)).map((c) => g.unsqueeze(c, [1]));
+    const chunks = g
+      .split(this.lin.forward(g.silu(vec)), 1, new Array<number>(n).fill(this.dim))
+      .map((c) => g.unsqueeze(c, [1]));
     const out: ModulationOut[] = [{ shift: chunks[0], scale: chunks[1], gate: chunks[2] }];
     if (this.double) out.push({ shift: chunks[3], scale: chunks[4], gate: chunks[5] });
     return out;
@@ -63,7 +71,12 @@ class SelfAttention extends Module {
   readonly norm: QkNorm;
   readonly proj: Linear;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly d: BlockDims) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly d: BlockDims,
+  ) {
     super(g, path, options);
     this.qkv = new Linear(g, this.child('qkv'), options, d.hidden, 3 * d.hidden, d.qkvBias);
     this.norm = new QkNorm(g, this.child('norm'), options, d.headDim);
@@ -110,7 +123,12 @@ export class DoubleStreamBlock extends Module {
   private readonly norms2: { img: LayerNorm; txt: LayerNorm };
   private readonly mlps: { img: GeluMlp; txt: GeluMlp };
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly d: BlockDims) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly d: BlockDims,
+  ) {
     super(g, path, options);
     const make = <T>(f: (s: 'img' | 'txt') => T) => ({ img: f('img'), txt: f('txt') });
     this.mods = make((s) => new Modulation(g, this.child(`${s}_mod`), options, d.hidden, true));
@@ -135,9 +153,15 @@ export class DoubleStreamBlock extends Module {
       const imgAttn = g.sliceDynamic(attn, 1, txtLen, g.constInt64([Number.MAX_SAFE_INTEGER]));
 
       let imgOut = g.add(img, g.mul(imgMod1.gate, this.attns.img.proj.forward(imgAttn)));
-      imgOut = g.add(imgOut, g.mul(imgMod2.gate, this.mlps.img.forward(modulate(g, this.norms2.img.forward(imgOut), imgMod2))));
+      imgOut = g.add(
+        imgOut,
+        g.mul(imgMod2.gate, this.mlps.img.forward(modulate(g, this.norms2.img.forward(imgOut), imgMod2))),
+      );
       let txtOut = g.add(txt, g.mul(txtMod1.gate, this.attns.txt.proj.forward(txtAttn)));
-      txtOut = g.add(txtOut, g.mul(txtMod2.gate, this.mlps.txt.forward(modulate(g, this.norms2.txt.forward(txtOut), txtMod2))));
+      txtOut = g.add(
+        txtOut,
+        g.mul(txtMod2.gate, this.mlps.txt.forward(modulate(g, this.norms2.txt.forward(txtOut), txtMod2))),
+      );
       return { img: imgOut, txt: txtOut };
     });
   }
@@ -151,7 +175,12 @@ export class SingleStreamBlock extends Module {
   private readonly linear2: Linear;
   private readonly norm: QkNorm;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly d: BlockDims) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly d: BlockDims,
+  ) {
     super(g, path, options);
     this.modulation = new Modulation(g, this.child('modulation'), options, d.hidden, false);
     this.preNorm = new LayerNorm(g, this.child('pre_norm'), options, d.hidden, LN_EPS, false);
@@ -191,7 +220,13 @@ export class LastLayer extends Module {
   private readonly adaLN: Linear;
   private readonly linear: Linear;
 
-  constructor(g: GraphBuilder, path: string, options: BuildOptions, private readonly hidden: number, outChannels: number) {
+  constructor(
+    g: GraphBuilder,
+    path: string,
+    options: BuildOptions,
+    private readonly hidden: number,
+    outChannels: number,
+  ) {
     super(g, path, options);
     this.norm = new LayerNorm(g, this.child('norm_final'), options, hidden, LN_EPS, false);
     this.adaLN = new Linear(g, this.child('adaLN_modulation.1'), options, hidden, 2 * hidden);
@@ -201,7 +236,9 @@ export class LastLayer extends Module {
   forward(x: Value, vec: Value): Value {
     const g = this.g;
     return this.scoped(() => {
-      const [shift, scale] = g.split(this.adaLN.forward(g.silu(vec)), 1, [this.hidden, this.hidden]).map((c) => g.unsqueeze(c, [1]));
+      const [shift, scale] = g
+        .split(this.adaLN.forward(g.silu(vec)), 1, [this.hidden, this.hidden])
+        .map((c) => g.unsqueeze(c, [1]));
       return this.linear.forward(modulate(g, this.norm.forward(x), { shift, scale, gate: shift }));
     });
   }

@@ -18,7 +18,11 @@ export class Step1XEditDiT extends Module {
   private readonly singleBlocks: SingleStreamBlock[];
   private readonly finalLayer: LastLayer;
 
-  constructor(g: GraphBuilder, options: BuildOptions, private readonly cfg: DitConfig) {
+  constructor(
+    g: GraphBuilder,
+    options: BuildOptions,
+    private readonly cfg: DitConfig,
+  ) {
     super(g, '', options);
     const h = cfg.hidden_size;
     const dims: BlockDims = {
@@ -32,7 +36,10 @@ export class Step1XEditDiT extends Module {
     this.timeIn = new MlpEmbedder(g, 'time_in', options, { in: cfg.t_freq_dim, hidden: h });
     this.vectorIn = new MlpEmbedder(g, 'vector_in', options, { in: cfg.vec_in_dim, hidden: h });
     this.txtIn = new Linear(g, 'txt_in', options, cfg.context_in_dim, h);
-    this.doubleBlocks = Array.from({ length: cfg.depth }, (_, i) => new DoubleStreamBlock(g, `double_blocks.${i}`, options, dims));
+    this.doubleBlocks = Array.from(
+      { length: cfg.depth },
+      (_, i) => new DoubleStreamBlock(g, `double_blocks.${i}`, options, dims),
+    );
     this.singleBlocks = Array.from(
       { length: cfg.depth_single_blocks },
       (_, i) => new SingleStreamBlock(g, `single_blocks.${i}`, options, dims),
