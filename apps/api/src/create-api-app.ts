@@ -8,6 +8,7 @@ import type { AppConfig } from '@step1x/config';
 import type { ApiDeps, Clock } from './api-deps';
 import { ApiModule } from './api.module';
 import { ApiErrorFilter } from './http/api-error.filter';
+import { QuietBootLogger } from './http/quiet-boot-logger';
 import { toErrorResponse } from './http/error-response';
 import { MetricsRegistry } from './metrics/metrics-registry';
 import { buildOpenApiDocument } from './openapi/openapi-document';
@@ -52,10 +53,9 @@ export async function createApiApp(
   const adapter = new FastifyAdapter({ bodyLimit: config.limits.maxJsonBodyBytes, logger: false });
   const openApi: { current: OpenAPIObject | null } = { current: null };
   const module = ApiModule.forRoot({ config, deps, metrics, openApi, clock: options.clock ?? (() => new Date()) });
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
-    logger: options.logger ?? LEVELS[config.server.logLevel],
-    abortOnError: false,
-  });
+  const levels = options.logger ?? LEVELS[config.server.logLevel];
+  const logger = levels === false || config.server.logLevel === 'debug' ? levels : new QuietBootLogger({ logLevels: levels });
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger, abortOnError: false });
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: config.limits.maxUploadBytes,

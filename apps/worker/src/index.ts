@@ -10,3 +10,4 @@ export * from './edits/edit-runner.service';
 export * from './webhooks/webhook-delivery.service';
 export * from './jobs/edit-image.handler';
 export * from './jobs/deliver-webhook.handler';
+export * from './stop-within';

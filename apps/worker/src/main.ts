@@ -1,12 +1,13 @@
 import { loadConfig, type Env } from '@step1x/config';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
+import { SHUTDOWN_MARGIN_MS, stopWithin } from './stop-within';
 import { startWorker, type RunningWorker } from './worker-runtime';
 
 /**
  * Runs `stop` once on the first SIGTERM or SIGINT, then exits 0 (1 if stopping failed); a second signal exits
  * at once with 1, so an operator can always get out.
  */
-export function exitOnShutdownSignal(stop: () => Promise<void>, logger: WorkerLogger): void {
+export function exitOnShutdownSignal(stop: () => Promise<void>, logger: WorkerLogger, deadlineMs: number): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -15,8 +16,11 @@ export function exitOnShutdownSignal(stop: () => Promise<void>, logger: WorkerLo
     }
     stopping = true;
     logger.info(`${signal}: shutting down`);
-    stop().then(
-      () => process.exit(0),
+    stopWithin(stop, deadlineMs).then(
+      (outcome) => {
+        if (outcome === 'timed_out') logger.error(`shutdown did not finish within ${deadlineMs} ms; exiting anyway`);
+        process.exit(outcome === 'stopped' ? 0 : 1);
+      },
       (error: unknown) => {
         logger.error(`shutdown failed: ${describeError(error)}`);
         process.exit(1);
@@ -32,7 +36,7 @@ export async function runWorkerProcess(env: Env): Promise<RunningWorker> {
   const config = loadConfig(env);
   const logger = createConsoleLogger(config.server.logLevel);
   const worker = await startWorker(config, { logger });
-  exitOnShutdownSignal(async () => void (await worker.close()), logger);
+  exitOnShutdownSignal(async () => void (await worker.close()), logger, config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
   return worker;
 }
 

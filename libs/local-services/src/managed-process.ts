@@ -43,7 +43,10 @@ export function spawnManaged(
   args: readonly string[],
   options: ManagedSpawnOptions = {},
 ): ManagedProcess {
-  const { diesWithParent = false, ...spawnOptions } = options;
+  // Its own process group: a Ctrl-C or a group-wide SIGTERM (e.g. from `timeout`) reaches this process, which
+  // stops its children in order (worker and clients first), instead of killing Redis under a draining worker.
+  const { diesWithParent = false, ...rest } = options;
+  const spawnOptions: SpawnOptions = { detached: true, ...rest };
   const child = diesWithParent
     ? spawn('/bin/sh', ['-c', DIE_WITH_PARENT_SCRIPT, command, ...args], {
         ...spawnOptions,

@@ -1,6 +1,7 @@
 import { loadConfig, type AppConfig } from '@step1x/config';
 import { startLocalServices, type LocalServices } from '../start/local-services';
 import { runRoles, type RunningRoles } from '../start/run-roles';
+import { SHUTDOWN_MARGIN_MS, stopWithin } from '@step1x/worker';
 import { UsageError } from './golden.command';
 
 export const START_USAGE = `step1x start
@@ -66,6 +67,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     );
   }
   const local = localMode ? await startLocalServices(config) : null;
+  let timedOut = false;
   try {
     if (local) config = loadConfig({ ...process.env, ...local.env });
     else if (config.auth.apiKeys.length === 0 && config.server.role !== 'worker') {
@@ -75,10 +77,16 @@ export async function startCommand(argv: string[]): Promise<number> {
     console.log(startBanner(config, running, local));
     const signal = await shutdown;
     console.error(`${signal}: stopping (running edits get ${config.worker.shutdownGraceMs} ms to finish)`);
-    await running.stop();
+    const deadlineMs = config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
+    if ((await stopWithin(() => running.stop(), deadlineMs)) === 'timed_out') {
+      console.error(`shutdown did not finish within ${deadlineMs} ms (is Redis gone?); exiting anyway`);
+      timedOut = true;
+    }
   } finally {
     await local?.stop();
   }
   console.error('stopped');
+  // Clients stuck reconnecting to a dead dependency would keep the event loop alive after a timed-out stop.
+  if (timedOut) process.exit(1);
   return 0;
 }
