@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { S3ObjectStore, StorageError } from '@step1x/storage';
-import { describeObjectStoreContract } from '@step1x/storage/dist/object-store.contract';
+import { describeObjectStoreContract } from '@step1x/storage/object-store.contract';
 import { startS3rver, type S3rverHandle } from '../../support/s3rver';
 
 function storeFor(server: S3rverHandle, bucket: string): S3ObjectStore {

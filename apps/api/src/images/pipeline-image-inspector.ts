@@ -1,6 +1,6 @@
 import { ApiError, ErrorCode } from '@step1x/contracts';
 // Deep import: the pipeline's index also loads onnxruntime-node, which an API-only process does not need.
-import { decodeImage, ImageInputError, type ImageInputErrorCode } from '@step1x/pipeline/dist/preprocess/image-io';
+import { decodeImage, ImageInputError, type ImageInputErrorCode } from '@step1x/pipeline/image-io';
 import type { ImageInspector } from '../api-deps';
 
 const CODE_FOR: Readonly<Record<ImageInputErrorCode, ErrorCode>> = {
