@@ -54,7 +54,8 @@ export async function createApiApp(
   const openApi: { current: OpenAPIObject | null } = { current: null };
   const module = ApiModule.forRoot({ config, deps, metrics, openApi, clock: options.clock ?? (() => new Date()) });
   const levels = options.logger ?? LEVELS[config.server.logLevel];
-  const logger = levels === false || config.server.logLevel === 'debug' ? levels : new QuietBootLogger({ logLevels: levels });
+  const logger =
+    levels === false || config.server.logLevel === 'debug' ? levels : new QuietBootLogger({ logLevels: levels });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger, abortOnError: false });
   await app.register(fastifyMultipart, {
     limits: {
