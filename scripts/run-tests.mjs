@@ -26,6 +26,10 @@ for (const group of ['libs', 'apps']) {
 }
 distDirs.push(join(root, 'test', 'dist'));
 
+// The AWS SDK's notice that it will need Node 22 from 2027 on is printed by every process that makes a client:
+// useful once for a user (`npm start` still shows it), noise dozens of times in a test log.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const filters = process.argv.slice(2);
 const files = distDirs
   .flatMap((d) => collect(d, []))
