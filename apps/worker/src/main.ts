@@ -36,7 +36,11 @@ export async function runWorkerProcess(env: Env): Promise<RunningWorker> {
   const config = loadConfig(env);
   const logger = createConsoleLogger(config.server.logLevel);
   const worker = await startWorker(config, { logger });
-  exitOnShutdownSignal(async () => void (await worker.close()), logger, config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
+  exitOnShutdownSignal(
+    async () => void (await worker.close()),
+    logger,
+    config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS,
+  );
   return worker;
 }
 
