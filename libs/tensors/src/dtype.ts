@@ -32,12 +32,6 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** float32 value to binary16 bits, round to nearest even (as numpy / torch `.half()` do). */
-export function f32ToF16(value: number): number {
-  f32[0] = value;
-  return f32BitsToF16(u32[0]);
-}
-
 /** float32 bit pattern to binary16 bits, round to nearest even; NaN becomes a quiet NaN with the same sign. */
 export function f32BitsToF16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
@@ -60,35 +54,4 @@ export function f32BitsToF16(x: number): number {
   const rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
   return sign | half;
-}
-
-/** Decodes raw little-endian bytes of a float dtype into float32. */
-export function toFloat32(bytes: Uint8Array, dtype: DType): Float32Array {
-  const n = bytes.byteLength / DTYPE_BYTES[dtype];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(n);
-  switch (dtype) {
-    case 'F32':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-      return out;
-    case 'F64':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
-      return out;
-    case 'BF16':
-      for (let i = 0; i < n; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true));
-      return out;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = f16ToF32(view.getUint16(i * 2, true));
-      return out;
-    default:
-      throw new Error(`cannot read ${dtype} as float32`);
-  }
-}
-
-/** Encodes float32 values as binary16, little-endian. */
-export function float32ToF16Bytes(values: Float32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 2);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) view.setUint16(i * 2, f32ToF16(values[i]), true);
-  return out;
 }

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
-import { DTYPE_BYTES, DType, toFloat32 } from './dtype';
+import { DTYPE_BYTES, DType } from './dtype';
+import { toFloat32 } from './transcode';
 
 export interface TensorInfo {
   readonly name: string;

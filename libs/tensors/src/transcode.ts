@@ -123,3 +123,21 @@ export function transcode(src: Uint8Array, from: DType, dst: Uint8Array, to: DTy
       throw new TranscodeError(`cannot convert ${from} to ${to}`);
   }
 }
+
+/**
+ * A float tensor's raw little-endian bytes as float32 values: the same conversions as `transcode`, plus F64
+ * narrowed value by value (only goldens store F64).
+ */
+export function toFloat32(bytes: Uint8Array, dtype: DType): Float32Array {
+  const count = bytes.byteLength / DTYPE_BYTES[dtype];
+  const out = new Float32Array(count);
+  if (dtype === 'F64') {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
+    return out;
+  }
+  if (!canTranscode(dtype, 'F32')) throw new TranscodeError(`cannot read ${dtype} as float32`);
+  const aligned = bytes.byteOffset % DTYPE_BYTES[dtype] === 0 ? bytes : bytes.slice();
+  transcode(aligned, dtype, new Uint8Array(out.buffer), 'F32', count);
+  return out;
+}

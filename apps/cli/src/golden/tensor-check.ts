@@ -1,4 +1,4 @@
-import { SafetensorsFile, maxAbsDiff, relativeL2 } from '@step1x/tensors';
+import { maxAbsDiff, relativeL2 } from '@step1x/tensors';
 import { CaseResult, FLOAT_GATE, ZERO_REF_ABS_GATE } from './case-result';
 
 /** Accumulates per-tensor comparisons of one case into a CaseResult. */
@@ -79,9 +79,4 @@ export class CaseChecker {
       detail: detail || undefined,
     };
   }
-}
-
-/** Reads a float tensor, failing loudly on a missing name (a missing tensor is a failed case, not a skip). */
-export function readFloat(file: SafetensorsFile, name: string): Float32Array {
-  return file.readFloat32(name);
 }

@@ -1,5 +1,12 @@
-import { f32ToF16 } from '@step1x/tensors';
-import { AttributeValue, Dim, ElemType, NodeData, TensorProtoData, ValueInfo } from '../onnx/onnx-proto';
+import {
+  AttributeValue,
+  Dim,
+  ELEM_TYPE_CODE,
+  ElemType,
+  NodeData,
+  TensorProtoData,
+  ValueInfo,
+} from '../onnx/onnx-proto';
 
 /** A symbolic tensor in the graph being built. Shapes stay symbolic; ONNX Runtime checks them at load. */
 export class Value {
@@ -99,16 +106,6 @@ export class GraphBuilder {
     return this.addConstant('int64', dims, new Uint8Array(data.buffer));
   }
 
-  /** A scalar in the element type of `like`, so arithmetic with it needs no cast. */
-  scalarLike(value: number, like: Value): Value {
-    if (like.elemType === 'float16') {
-      const h = new Uint16Array(1);
-      h[0] = f32ToF16(value);
-      return this.addConstant('float16', [], new Uint8Array(h.buffer));
-    }
-    return this.constFloat([value], []);
-  }
-
   private addConstant(elemType: ElemType, dims: readonly number[], raw: Uint8Array): Value {
     const name = `const_${this.constants.length}`;
     this.constants.push({ name, elemType, dims, raw: Uint8Array.from(raw) });
@@ -196,8 +193,7 @@ export class GraphBuilder {
   }
   cast(a: Value, to: ElemType): Value {
     if (a.elemType === to) return a;
-    const codes: Record<ElemType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 };
-    return this.op('Cast', [a], { to: codes[to] }, { outputElemType: to });
+    return this.op('Cast', [a], { to: ELEM_TYPE_CODE[to] }, { outputElemType: to });
   }
   where(cond: Value, a: Value, b: Value): Value {
     return this.op('Where', [cond, a, b], {}, { outputElemType: a.elemType });
