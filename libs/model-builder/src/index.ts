@@ -15,7 +15,6 @@ export * from './weights/random-init';
 export * from './weights/synthetic-checkpoint';
 export * from './export/external-data';
 export * from './build/tiny-models';
-export * from './export/tensor-sources';
 export * from './models/qwen2_5_vl/qwen-config';
 export * from './models/qwen2_5_vl/qwen-graphs';
 export * from './models/qwen2_5_vl/qwen-weights';

@@ -11,7 +11,8 @@ import {
 } from '../models/step1x-graphs';
 import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
 import { FileDigests, digestFiles } from '../export/file-digests';
-import { WeightProvider, checkStrict } from '../export/weight-provider';
+import { WeightProvider } from '../export/weight-provider';
+import { loadStateDictStrict } from '../weights/state-dict';
 
 export const STEP1X_MODELS_FORMAT = 'step1x-models/1';
 
@@ -72,10 +73,10 @@ export function step1xParameterTables(
 export async function buildStep1XModels(input: Step1XBuildInput): Promise<ModelsManifest> {
   const { config, options, outDir } = input;
   const graphs = step1xGraphs(config, options);
-  checkStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, {
+  loadStateDictStrict(parameterTable([graphs.connector, graphs.dit]), input.ditWeights, {
     sourceName: input.source.dit ?? 'DiT checkpoint',
   });
-  checkStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, {
+  loadStateDictStrict(parameterTable([graphs.vae_encoder, graphs.vae_decoder]), input.vaeWeights, {
     sourceName: input.source.vae ?? 'VAE checkpoint',
   });
 

@@ -3,7 +3,7 @@ import { DTYPE_BYTES, DType, transcode } from '@step1x/tensors';
 import { GraphBuilder } from '../graph/graph-builder';
 import { ElemType, TensorProtoData, encodeModel } from '../onnx/onnx-proto';
 import { ExternalDataWriter } from './external-data';
-import { TensorByteSource } from './tensor-sources';
+import type { TensorByteSource } from '../weights/checkpoint';
 import { WeightProvider } from './weight-provider';
 
 export const BUILDER_VERSION = '0.1.0';

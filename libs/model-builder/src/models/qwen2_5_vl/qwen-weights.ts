@@ -1,4 +1,5 @@
-import { checkStrict, WeightProvider } from '../../export/weight-provider';
+import { WeightProvider } from '../../export/weight-provider';
+import { loadStateDictStrict } from '../../weights/state-dict';
 import { Checkpoint, renameQwenPublishedToHf5 } from '../../weights/checkpoint';
 import { NamePattern } from '../../weights/name-patterns';
 import { ParameterTable } from '../../weights/tensor-table';
@@ -27,5 +28,5 @@ export function openQwenCheckpoint(path: string, expected?: ParameterTable): Che
  * tensor.
  */
 export function checkQwenWeights(expected: ParameterTable, weights: WeightProvider, source: string): void {
-  checkStrict(expected, weights, { ignore: QWEN_UNUSED_TENSORS, sourceName: source });
+  loadStateDictStrict(expected, weights, { ignore: QWEN_UNUSED_TENSORS, sourceName: source });
 }
