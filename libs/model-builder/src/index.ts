@@ -20,3 +20,4 @@ export * from './models/qwen2_5_vl/qwen-graphs';
 export * from './models/qwen2_5_vl/qwen-weights';
 export * from './build/build-qwen';
 export * from './build/tiny-qwen-models';
+export * from './build/build-once';

@@ -1,16 +1,17 @@
 import { Hash, createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   BUILDER_VERSION,
   BuildOptions,
-  Checkpoint,
+  buildOnce,
   QWEN_MANIFEST_FILE,
   QwenConfig,
   QwenModelsManifest,
   buildQwenModels,
   openQwenCheckpoint,
   qwenParameterTable,
+  readJsonFile,
 } from '@step1x/model-builder';
 import { InferenceSession, createOrtSession } from '@step1x/pipeline';
 import { workspaceRoot } from '@step1x/tensors';
@@ -41,11 +42,18 @@ export async function buildQwenModelsForGoldenDir(
     for (const [name, t] of weights.tensors) hash.update(`${name}:${t.dtype}:${t.shape.join('x')};`);
     for (const path of weights.filePaths) fingerprintFile(hash, path);
     const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', `qwen-${hash.digest('hex').slice(0, 16)}`);
-    const manifestPath = join(modelsDir, QWEN_MANIFEST_FILE);
-    if (existsSync(manifestPath)) {
-      return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as QwenModelsManifest };
-    }
-    return { modelsDir, manifest: await buildInto(modelsDir, config, weights, weightsPath, options) };
+    await buildOnce(modelsDir, [QWEN_MANIFEST_FILE], (outDir) =>
+      buildQwenModels({
+        config,
+        weights,
+        outDir,
+        options,
+        source: weightsPath,
+        externalData: parameterBytes(config, options) > INLINE_WEIGHTS_LIMIT,
+        graphOptions: { debugOutputs: true },
+      }),
+    );
+    return { modelsDir, manifest: readJsonFile<QwenModelsManifest>(join(modelsDir, QWEN_MANIFEST_FILE)) };
   } finally {
     weights.close();
   }
@@ -60,33 +68,6 @@ function fingerprintFile(hash: Hash, path: string): void {
   const { size, mtimeMs } = statSync(path);
   if (size <= CONTENT_HASH_LIMIT) hash.update(readFileSync(path));
   else hash.update(`${resolve(path)}:${size}:${mtimeMs};`);
-}
-
-async function buildInto(
-  modelsDir: string,
-  config: QwenConfig,
-  weights: Checkpoint,
-  weightsPath: string,
-  options: BuildOptions,
-): Promise<QwenModelsManifest> {
-  // Build beside the final folder and rename, so a concurrent run never reads a half-written entry.
-  const staging = `${modelsDir}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  const manifest = await buildQwenModels({
-    config,
-    weights,
-    outDir: staging,
-    options,
-    source: weightsPath,
-    externalData: parameterBytes(config, options) > INLINE_WEIGHTS_LIMIT,
-    graphOptions: { debugOutputs: true },
-  });
-  try {
-    renameSync(staging, modelsDir);
-  } catch {
-    rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
-  }
-  return manifest;
 }
 
 function parameterBytes(config: QwenConfig, options: BuildOptions): number {

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BUILDER_VERSION,
   BuildOptions,
   ModelsManifest,
   Checkpoint,
+  buildOnce,
   buildStep1XModels,
+  readJsonFile,
   parseStep1XConfig,
 } from '@step1x/model-builder';
 import { createOrtSession } from '@step1x/pipeline';
@@ -30,26 +32,25 @@ export async function buildModelsForGoldenDir(
   const hash = createHash('sha256').update(BUILDER_VERSION).update(configText).update(JSON.stringify(options));
   for (const f of ['dit.safetensors', 'vae.safetensors']) hash.update(readFileSync(join(dir, f)));
   const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', hash.digest('hex').slice(0, 16));
-  const manifestPath = join(modelsDir, 'manifest.json');
-  if (existsSync(manifestPath))
-    return { modelsDir, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelsManifest };
-  const dit = Checkpoint.open(join(dir, 'dit.safetensors'));
-  const vae = Checkpoint.open(join(dir, 'vae.safetensors'));
-  try {
-    const manifest = await buildStep1XModels({
-      config: parseStep1XConfig(JSON.parse(configText)),
-      ditWeights: dit,
-      vaeWeights: vae,
-      outDir: modelsDir,
-      options,
-      source: { dit: join(dir, 'dit.safetensors'), vae: join(dir, 'vae.safetensors') },
-      externalData: false,
-    });
-    return { modelsDir, manifest };
-  } finally {
-    dit.close();
-    vae.close();
-  }
+  await buildOnce(modelsDir, ['manifest.json'], async (outDir) => {
+    const dit = Checkpoint.open(join(dir, 'dit.safetensors'));
+    const vae = Checkpoint.open(join(dir, 'vae.safetensors'));
+    try {
+      await buildStep1XModels({
+        config: parseStep1XConfig(JSON.parse(configText)),
+        ditWeights: dit,
+        vaeWeights: vae,
+        outDir,
+        options,
+        source: { dit: join(dir, 'dit.safetensors'), vae: join(dir, 'vae.safetensors') },
+        externalData: false,
+      });
+    } finally {
+      dit.close();
+      vae.close();
+    }
+  });
+  return { modelsDir, manifest: readJsonFile<ModelsManifest>(join(modelsDir, 'manifest.json')) };
 }
 
 /** Checks every case of a `step1x-tiny/1` golden directory through models built from its own weights. */

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { workspaceRoot } from '@step1x/tensors';
 import { BuildOptions, DEFAULT_BUILD_OPTIONS } from '../graph/module';
@@ -7,6 +6,7 @@ import { Step1XConfig, parseStep1XConfig } from '../models/config';
 import { BUILDER_VERSION } from '../export/onnx-writer';
 import { InMemoryWeights } from '../export/weight-provider';
 import { DEFAULT_TINY_SEED, randomStateDict } from '../weights/random-init';
+import { buildOnce, readJsonFile } from './build-once';
 import { ModelsManifest, buildStep1XModels, step1xParameterTables } from './build-step1x';
 import { QWEN_MANIFEST_FILE, QwenModelsManifest } from './build-qwen';
 import { buildRandomQwenModels, namedQwenConfig } from './tiny-qwen-models';
@@ -72,21 +72,13 @@ export async function ensureTinyModels(
     .digest('hex')
     .slice(0, 16);
   const modelsDir = join(cacheRoot, `tiny-${key}`);
-  const read = () => ({
-    modelsDir,
-    manifest: JSON.parse(readFileSync(join(modelsDir, 'manifest.json'), 'utf8')) as ModelsManifest,
-    qwenManifest: JSON.parse(readFileSync(join(modelsDir, QWEN_MANIFEST_FILE), 'utf8')) as QwenModelsManifest,
+  await buildOnce(modelsDir, ['manifest.json', QWEN_MANIFEST_FILE], async (outDir) => {
+    await buildRandomModels(config, outDir, seed, options);
+    await buildRandomQwenModels(qwenConfig, outDir, seed, options);
   });
-  if (existsSync(join(modelsDir, 'manifest.json')) && existsSync(join(modelsDir, QWEN_MANIFEST_FILE))) return read();
-  // Build beside the final folder and rename, so a concurrent reader never sees a half-written cache entry.
-  const staging = `${modelsDir}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  await buildRandomModels(config, staging, seed, options);
-  await buildRandomQwenModels(qwenConfig, staging, seed, options);
-  try {
-    renameSync(staging, modelsDir);
-  } catch {
-    rmSync(staging, { recursive: true, force: true }); // another process won the race; its entry is identical
-  }
-  return read();
+  return {
+    modelsDir,
+    manifest: readJsonFile<ModelsManifest>(join(modelsDir, 'manifest.json')),
+    qwenManifest: readJsonFile<QwenModelsManifest>(join(modelsDir, QWEN_MANIFEST_FILE)),
+  };
 }
