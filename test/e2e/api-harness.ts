@@ -5,7 +5,7 @@ import { loadConfig, type AppConfig } from '@step1x/config';
 import { closeRedisClient, createRedisClient, RedisEditRepository, RedisKeys } from '@step1x/queue';
 import { S3ObjectStore } from '@step1x/storage';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { startS3rver, type S3rverHandle } from '../support/s3rver';
+import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 /** Two tenants seeded through API_KEYS, as a deployment would. */
@@ -37,12 +37,7 @@ export async function startApiHarness(env: Record<string, string> = {}): Promise
   const config = loadConfig({
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: 'e2e',
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3rverEnv(s3),
     API_KEYS: `${TENANTS.acme.id}:${TENANTS.acme.key},${TENANTS.globex.id}:${TENANTS.globex.key}`,
     EGRESS_ALLOWLIST: '127.0.0.2/32',
     LOG_LEVEL: 'error',

@@ -9,7 +9,7 @@ import type { EditObject, WebhookEvent } from '@step1x/contracts';
 import { S3ObjectStore } from '@step1x/storage';
 import { spawnManaged, type ManagedProcess, type ProcessExit } from '../support/managed-process';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { startS3rver, type S3rverHandle } from '../support/s3rver';
+import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver';
 
 // Compiled to test/dist/e2e: the repository root is three levels up.
@@ -111,12 +111,7 @@ export async function startServiceStack(extraEnv: Record<string, string> = {}): 
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: keyPrefix,
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3rverEnv(s3),
     API_KEYS: Object.values(TENANTS)
       .map((t) => `${t.id}:${t.key}`)
       .join(','),

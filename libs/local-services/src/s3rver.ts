@@ -30,6 +30,18 @@ export interface S3rverHandle {
   stop(): Promise<void>;
 }
 
+/** The service's S3 settings (libs/config variable names) that point it at this s3rver. */
+export function s3rverEnv(s3: S3rverHandle): Record<string, string> {
+  return {
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: s3.bucket,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 const DEFAULTS = { host: '127.0.0.1', startTimeoutMs: 15_000 } as const;
 
 // Runs in the child. The server binds port 0 itself and reports it, so there is no free-port race; it exits when

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig } from '@step1x/config';
-import { LocalServiceError, startRedisServer, startS3rver } from '@step1x/local-services';
+import { LocalServiceError, s3rverEnv, startRedisServer, startS3rver } from '@step1x/local-services';
 import { encodeImageBytes, type RgbImage } from '@step1x/pipeline';
 
 /** What `npm start` adds when run without configuration, and how to take it down again. */
@@ -51,12 +51,7 @@ export async function startLocalServices(config: AppConfig): Promise<LocalServic
       mkdirSync(s3Dir);
       const s3 = await startS3rver({ dir: s3Dir, bucket: config.s3.bucket }).catch(withS3EndpointHint);
       stops.push(() => s3.stop());
-      Object.assign(env, {
-        S3_ENDPOINT: s3.endpoint,
-        S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-        S3_FORCE_PATH_STYLE: 'true',
-      });
+      Object.assign(env, s3rverEnv(s3));
       started.push(`s3rver at ${s3.endpoint}, bucket ${config.s3.bucket} (objects in ${s3Dir})`);
     }
 
