@@ -111,15 +111,7 @@ export class S3ObjectStore implements ObjectStore {
       if (!(result.Body instanceof Readable)) {
         throw new StorageError('storage_unavailable', `get ${key}: the SDK returned a non-stream body`);
       }
-      return {
-        key,
-        body: result.Body,
-        size: result.ContentLength ?? 0,
-        etag: unquote(result.ETag),
-        contentType: result.ContentType ?? null,
-        lastModified: result.LastModified ?? new Date(0),
-        metadata: result.Metadata ?? {},
-      };
+      return { ...toObjectInfo(key, result), body: result.Body };
     } catch (error) {
       if (isNotFound(error)) throw new ObjectNotFoundError(key);
       throw toStorageError(error, `get ${key}`);
@@ -129,14 +121,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | null> {
     try {
       const result = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return {
-        key,
-        size: result.ContentLength ?? 0,
-        etag: unquote(result.ETag),
-        contentType: result.ContentType ?? null,
-        lastModified: result.LastModified ?? new Date(0),
-        metadata: result.Metadata ?? {},
-      };
+      return toObjectInfo(key, result);
     } catch (error) {
       if (isNotFound(error)) return null;
       throw toStorageError(error, `head ${key}`);
@@ -343,4 +328,25 @@ export function createS3ObjectStore(settings: S3Settings): S3ObjectStore {
     forcePathStyle: settings.forcePathStyle,
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
   });
+}
+
+/** The object facts GET and HEAD both answer with. */
+function toObjectInfo(
+  key: string,
+  result: {
+    ContentLength?: number;
+    ETag?: string;
+    ContentType?: string;
+    LastModified?: Date;
+    Metadata?: Record<string, string>;
+  },
+): ObjectInfo {
+  return {
+    key,
+    size: result.ContentLength ?? 0,
+    etag: unquote(result.ETag),
+    contentType: result.ContentType ?? null,
+    lastModified: result.LastModified ?? new Date(0),
+    metadata: result.Metadata ?? {},
+  };
 }
