@@ -75,16 +75,22 @@ function checkedRope(c: CaseContext, height: number, width: number) {
   return { rope: buildRopeTables(ours, sessions.config.dit.axes_dim, sessions.config.dit.theta), textLength };
 }
 
-async function checkConnector({ sessions, file, check }: CaseContext): Promise<void> {
+/** The connector on a case's stored `llm_embedding` and `mask` at the given t. */
+function runStoredConnector({ sessions, file }: CaseContext, t: Float32Array) {
   const [batch, tokens, channels] = file.info('llm_embedding').shape;
-  const out = await runConnector(sessions.connector, {
+  return runConnector(sessions.connector, {
     llmEmbedding: file.readFloat32('llm_embedding'),
     mask: file.readBigInt64('mask'),
-    t: file.readFloat32('t'),
+    t,
     batch,
     tokens,
     channels,
   });
+}
+
+async function checkConnector(c: CaseContext): Promise<void> {
+  const { file, check } = c;
+  const out = await runStoredConnector(c, file.readFloat32('t'));
   check.float('txt', out.txt, file.readFloat32('txt'));
   check.float('y', out.y, file.readFloat32('y'));
 }
@@ -106,16 +112,9 @@ async function checkVae({ sessions, file, check }: CaseContext): Promise<void> {
 async function checkDitForward(c: CaseContext): Promise<void> {
   const { sessions, file, params, check } = c;
   const { rope, textLength } = checkedRope(c, num(params, 'height'), num(params, 'width'));
-  const [batch, tokens, channels] = file.info('llm_embedding').shape;
+  const batch = file.info('llm_embedding').shape[0];
   const t = file.readFloat32('timesteps');
-  const conn = await runConnector(sessions.connector, {
-    llmEmbedding: file.readFloat32('llm_embedding'),
-    mask: file.readBigInt64('mask'),
-    t,
-    batch,
-    tokens,
-    channels,
-  });
+  const conn = await runStoredConnector(c, t);
   check.float('connector_txt', conn.txt, file.readFloat32('connector_txt'));
   check.float('connector_y', conn.y, file.readFloat32('connector_y'));
   const imageTokens = file.info('img').shape[1];

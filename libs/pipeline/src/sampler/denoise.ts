@@ -62,6 +62,8 @@ export async function denoise(sessions: DenoiseSessions, input: DenoiseInput): P
   if (refTokens.length !== size) throw new RangeError('reference and noise tokens differ in size');
   let x: Float32Array = Float32Array.from(noiseTokens);
   const img = new Float32Array(4 * size);
+  // The same mask every step: widen it to int64 once, not per connector call.
+  const mask = input.mask instanceof BigInt64Array ? input.mask : BigInt64Array.from(Array.from(input.mask, BigInt));
   const total = timesteps.length - 1;
   for (let i = 0; i < total; i++) {
     if (input.signal?.aborted) throw new DenoiseAbortedError(i + 1);
@@ -70,7 +72,7 @@ export async function denoise(sessions: DenoiseSessions, input: DenoiseInput): P
     const tVec = Float32Array.of(tCurr, tCurr);
     const { txt, y } = await runConnector(sessions.connector, {
       llmEmbedding: input.llmEmbedding,
-      mask: input.mask,
+      mask,
       t: tVec,
       batch: 2,
       tokens: textTokens,
