@@ -14,6 +14,7 @@ import { imageToVaeInput } from './preprocess/vae-input';
 import { InferenceSession, SessionFactory, SessionOptions } from './runtime/inference-session.port';
 import { createOrtSession } from './runtime/ort-session';
 import { denoise } from './sampler/denoise';
+import { EditCanceledError } from './edit-canceled.error';
 import { getSchedule } from './sampler/time-shift';
 import { QwenTokenizer } from './tokenizer/qwen-tokenizer';
 import { decodeLatent, encodeImage } from './vae/vae.stage';
@@ -92,13 +93,6 @@ export interface EditResult {
 }
 
 export const EDIT_DEFAULTS = { seed: 42, steps: 28, guidance: 6.0, sizeLevel: 512 } as const;
-
-export class EditCanceledError extends Error {
-  readonly code = 'canceled';
-  constructor() {
-    super('the edit was canceled');
-  }
-}
 
 interface Sessions {
   qwenVision: InferenceSession;
@@ -216,9 +210,6 @@ export class Step1XEditPipeline {
       guidance: { guidance, truncate: rt.timesteps_truncate, renormK: rt.renorm_k },
       signal: request.signal,
       onStep: (s) => request.onProgress?.({ step: s.step, total: s.total }),
-    }).catch((err: unknown) => {
-      if ((err as { code?: string }).code === 'canceled') throw new EditCanceledError();
-      throw err;
     });
     timer.lap('denoiseMs');
     abortCheck();

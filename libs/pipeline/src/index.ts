@@ -32,3 +32,4 @@ export * from './preprocess/vae-input';
 export * from './postprocess/vae-output';
 export * from './mllm/mllm.stage';
 export * from './edit-pipeline';
+export * from './edit-canceled.error';

@@ -34,7 +34,7 @@ const QWEN_ERROR_CODE: Readonly<Record<QwenInputErrorCode, ErrorCode>> = {
 
 /** The pipeline's own input refusals become `EditInputError` with the contract's codes; the rest stays as is. */
 export function classifyPipelineError(error: unknown): unknown {
-  if (error instanceof EditCanceledError || (error as { code?: unknown })?.code === 'canceled') {
+  if (error instanceof EditCanceledError) {
     return new EditAbortedError();
   }
   if (error instanceof ImageInputError) {

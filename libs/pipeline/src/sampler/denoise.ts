@@ -2,6 +2,7 @@ import { runConnector } from '../connector/connector.stage';
 import { runDit } from '../dit/dit.stage';
 import { RopeTables } from '../dit/rope';
 import { InferenceSession } from '../runtime/inference-session.port';
+import { EditCanceledError } from '../edit-canceled.error';
 import { GuidanceOptions, applyGuidance } from './cfg';
 import { eulerStep } from './flow-match-euler';
 
@@ -42,13 +43,6 @@ export interface StepReport {
   readonly ditOutput: Float32Array;
 }
 
-export class DenoiseAbortedError extends Error {
-  readonly code = 'canceled';
-  constructor(readonly step: number) {
-    super(`denoising canceled before step ${step}`);
-  }
-}
-
 /**
  * The Step1X-Edit sampler: for each (t_curr, t_prev), the connector (it depends on t) and the DiT run on the batch
  * [cond, uncond], both rows holding [noisy; reference] tokens; CFG with the v1.1 renorm; one Euler step.
@@ -66,7 +60,7 @@ export async function denoise(sessions: DenoiseSessions, input: DenoiseInput): P
   const mask = input.mask instanceof BigInt64Array ? input.mask : BigInt64Array.from(Array.from(input.mask, BigInt));
   const total = timesteps.length - 1;
   for (let i = 0; i < total; i++) {
-    if (input.signal?.aborted) throw new DenoiseAbortedError(i + 1);
+    if (input.signal?.aborted) throw new EditCanceledError(i + 1);
     const tCurr = timesteps[i];
     const tPrev = timesteps[i + 1];
     const tVec = Float32Array.of(tCurr, tCurr);
