@@ -8,6 +8,7 @@ import { EditsController } from './edits/edits.controller';
 import { EditsService } from './edits/edits.service';
 import { ImageIntakeService } from './edits/image-intake.service';
 import { HealthController } from './health/health.controller';
+import { ScalingController } from './internal/scaling.controller';
 import { DocsController, OPENAPI_DOCUMENT } from './openapi/docs.controller';
 import { BearerAuthGuard } from './http/auth.guard';
 import { MetricsRegistry } from './metrics/metrics-registry';
@@ -21,6 +22,7 @@ export const API_CONTROLLERS = [
   UploadsController,
   WebhookSecretController,
   HealthController,
+  ScalingController,
   DocsController,
 ];
 export const API_SERVICES = [

@@ -8,3 +8,4 @@ export { encodeListCursor, decodeListCursor } from './edits/list-cursor';
 export { idempotencyRequestHash, canonicalJson } from './edits/idempotency-hash';
 export { parsePreferWait } from './edits/prefer-wait';
 export { buildOpenApiDocument } from './openapi/openapi-document';
+export { ScalingController, type ScalingSnapshot } from './internal/scaling.controller';

@@ -77,6 +77,13 @@ export const ENV_SCHEMA = {
     secret: true,
     doc: 'Seeds API keys, `tenant:key,tenant2:key2`; stored in Redis as sha256 hashes only.',
   }),
+  INTERNAL_API_TOKEN: stringVar({
+    default: undefined,
+    pattern: /^[\x21-\x7e]{32,256}$/,
+    patternDoc: '32–256 printable characters',
+    secret: true,
+    doc: 'Bearer token of `GET /internal/scaling` (the autoscaler reads it). Unset: `/internal/*` answers 404.',
+  }),
   EGRESS_ALLOWLIST: cidrListVar({
     default: '',
     doc: 'IPs/CIDRs the egress guard lets image_url and webhook_url reach despite being private (tests: 127.0.0.2/32).',

@@ -13,7 +13,7 @@ export interface AppConfig {
     secretAccessKey: string | null;
     forcePathStyle: boolean;
   };
-  auth: { apiKeys: ApiKeySeed[] };
+  auth: { apiKeys: ApiKeySeed[]; internalApiToken: string | null };
   egress: { allowlist: string[] };
   limits: {
     queueMaxDepth: number;
@@ -143,7 +143,7 @@ export function loadConfig(env: Env): AppConfig {
       secretAccessKey: p.S3_SECRET_ACCESS_KEY,
       forcePathStyle: p.S3_FORCE_PATH_STYLE,
     },
-    auth: { apiKeys: p.API_KEYS },
+    auth: { apiKeys: p.API_KEYS, internalApiToken: p.INTERNAL_API_TOKEN },
     egress: { allowlist: p.EGRESS_ALLOWLIST },
     limits: {
       queueMaxDepth: p.QUEUE_MAX_DEPTH,

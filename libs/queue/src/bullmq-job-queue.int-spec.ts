@@ -156,6 +156,42 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     await queue.close();
   });
 
+  it("reports the load an autoscaler reads: queued per lane, running, and each lane head's enqueue time", async () => {
+    const keys = fresh();
+    const queue = new BullmqJobQueue({ connection: command, keys });
+    assert.deepEqual(await queue.load(), {
+      interactive: 0,
+      batch: 0,
+      delayed: 0,
+      total: 0,
+      running: 0,
+      oldestQueuedAt: { interactive: null, batch: null },
+    });
+    const handler = new RecordingEditHandler();
+    const held = newEditId();
+    handler.expectStart(held);
+    const consumer = new BullmqJobConsumer({ connection: blocking, keys });
+    await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
+    await queue.enqueueEdit({ editId: held, tenantId: 't' }, 'interactive');
+    await handler.started;
+    const firstBatchAt = Date.now();
+    await queue.enqueueEdit({ editId: newEditId(), tenantId: 't' }, 'batch');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await queue.enqueueEdit({ editId: newEditId(), tenantId: 't' }, 'batch');
+    const load = await queue.load();
+    assert.equal(load.running, 1);
+    assert.equal(load.batch, 2);
+    assert.equal(load.interactive, 0);
+    assert.equal(load.oldestQueuedAt.interactive, null);
+    const batchHead = load.oldestQueuedAt.batch?.getTime() ?? Number.NaN;
+    // The head is the first batch edit, not the second one enqueued 30 ms later.
+    assert.ok(Math.abs(batchHead - firstBatchAt) < 25, `batch head ${batchHead} vs enqueued ${firstBatchAt}`);
+    handler.release(held);
+    await untilTrue(() => handler.order.length === 3, 'all three edits to run');
+    await consumer.close(1000);
+    await queue.close();
+  });
+
   it('queues webhook deliveries with a delay under one job per attempt', async () => {
     const keys = fresh();
     const queue = new BullmqJobQueue({ connection: command, keys });

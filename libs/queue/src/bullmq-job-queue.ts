@@ -1,7 +1,14 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobName, QueueName, type DeliverWebhookPayload, type EditImagePayload } from '@step1x/contracts';
-import type { EnqueueWebhookOptions, JobQueue, Lane, QueueDepth, RemoveQueuedResult } from './job-queue.port';
+import type {
+  EnqueueWebhookOptions,
+  JobQueue,
+  Lane,
+  QueueDepth,
+  QueueLoad,
+  RemoveQueuedResult,
+} from './job-queue.port';
 import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
 import { RedisKeys } from './redis-keys';
 
@@ -92,6 +99,33 @@ export class BullmqJobQueue implements JobQueue {
     const delayed = counts.delayed ?? 0;
     const total = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0) + delayed;
     return { interactive, batch, delayed, total };
+  }
+
+  async load(): Promise<QueueLoad> {
+    const [depth, running, interactive, batch] = await Promise.all([
+      this.depth(),
+      this.edit.getActiveCount(),
+      this.oldestQueuedAt('interactive'),
+      this.oldestQueuedAt('batch'),
+    ]);
+    return { ...depth, running, oldestQueuedAt: { interactive, batch } };
+  }
+
+  /** The head of a lane is its lowest score in the `prioritized` zset (FIFO within a priority, lanes.ts). */
+  private async oldestQueuedAt(lane: Lane): Promise<Date | null> {
+    const laneStart = LANE_PRIORITY[lane] * PRIORITY_SCORE_STRIDE;
+    const [head] = await this.config.connection.zrangebyscore(
+      this.edit.keys.prioritized,
+      laneStart,
+      `(${laneStart + PRIORITY_SCORE_STRIDE}`,
+      'LIMIT',
+      0,
+      1,
+    );
+    if (head === undefined) return null;
+    const job = await this.edit.getJob(head);
+    // The job may have been taken between the two reads; the next poll sees the new head.
+    return job ? new Date(job.timestamp) : null;
   }
 
   async enqueueWebhook(payload: DeliverWebhookPayload, options: EnqueueWebhookOptions = {}): Promise<void> {

@@ -15,6 +15,14 @@ export interface QueueDepth {
   total: number;
 }
 
+/** What an autoscaler needs (`GET /internal/scaling`, docs/DEPLOY.md): the depth plus running edits and waits. */
+export interface QueueLoad extends QueueDepth {
+  /** Edits a worker holds right now. */
+  running: number;
+  /** Enqueue time of the oldest edit waiting in each lane (null when the lane is empty). */
+  oldestQueuedAt: Record<Lane, Date | null>;
+}
+
 export interface EnqueueWebhookOptions {
   /** Wait this long before the attempt (the retry schedule's delay). @defaultValue 0 */
   delayMs?: number;
@@ -32,6 +40,7 @@ export interface JobQueue {
   /** 1-based position within its lane while waiting, else null. */
   queuePosition(editId: string, lane: Lane): Promise<number | null>;
   depth(): Promise<QueueDepth>;
+  load(): Promise<QueueLoad>;
   /** Queues one delivery attempt of one webhook event (job id `<messageId>.<attempt>`). */
   enqueueWebhook(payload: DeliverWebhookPayload, options?: EnqueueWebhookOptions): Promise<void>;
   ping(): Promise<void>;
