@@ -56,6 +56,9 @@ describe('API internal scaling endpoint (e2e)', () => {
     // The first batch edit was queued before the interactive one, so it has waited longer.
     assert.ok(batch >= 0.3 && batch > interactive, JSON.stringify(snapshot.oldest_wait_s));
     assert.equal(any, batch);
+    // The Prometheus trigger's series carries the same number.
+    const metrics = await (await api.call('/metrics', { tenant: null })).text();
+    assert.match(metrics, /^step1x_queue_backlog 3$/m);
   });
 });
 

@@ -8,6 +8,7 @@ import type { AppConfig } from '@step1x/config';
 import type { ApiDeps, Clock } from './api-deps';
 import { ApiModule } from './api.module';
 import { ApiErrorFilter } from './http/api-error.filter';
+import { toScalingSnapshot } from './internal/scaling.controller';
 import { QuietBootLogger } from './http/quiet-boot-logger';
 import { toErrorResponse } from './http/error-response';
 import { MetricsRegistry } from './metrics/metrics-registry';
@@ -49,6 +50,11 @@ export async function createApiApp(
       const depth = await deps.jobQueue.depth();
       return (['interactive', 'batch', 'delayed'] as const).map((lane) => ({ labels: { lane }, value: depth[lane] }));
     },
+  });
+  metrics.addGauge({
+    name: 'step1x_queue_backlog',
+    help: 'Queued + delayed + running edits: the number the worker autoscaler divides by its target (docs/DEPLOY.md).',
+    collect: async () => [{ labels: {}, value: toScalingSnapshot(await deps.jobQueue.load(), new Date()).backlog }],
   });
   const adapter = new FastifyAdapter({ bodyLimit: config.limits.maxJsonBodyBytes, logger: false });
   const openApi: { current: OpenAPIObject | null } = { current: null };

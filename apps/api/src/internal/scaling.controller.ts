@@ -3,7 +3,7 @@ import { Controller, Get, Headers, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { AppConfig } from '@step1x/config';
 import { ApiError, ErrorCode } from '@step1x/contracts';
-import type { JobQueue, Lane } from '@step1x/queue';
+import type { JobQueue, Lane, QueueLoad } from '@step1x/queue';
 import { DEPS, type Clock } from '../api-deps';
 
 /** The body of `GET /internal/scaling`; KEDA's metrics-api trigger reads `backlog` (docs/DEPLOY.md, "Autoscaling"). */
@@ -19,6 +19,23 @@ export interface ScalingSnapshot {
   /** Seconds the head of each lane has waited, and the larger of the two (null when nothing waits). */
   oldest_wait_s: Record<Lane | 'any', number | null>;
   at: string;
+}
+
+/** One definition of the backlog and the waits, for this endpoint and the `step1x_queue_backlog` gauge. */
+export function toScalingSnapshot(load: QueueLoad, at: Date): ScalingSnapshot {
+  const now = at.getTime();
+  const waitS = (since: Date | null) => (since === null ? null : Math.max(0, (now - since.getTime()) / 1000));
+  const interactive = waitS(load.oldestQueuedAt.interactive);
+  const batch = waitS(load.oldestQueuedAt.batch);
+  const waits = [interactive, batch].filter((w): w is number => w !== null);
+  return {
+    queued: { interactive: load.interactive, batch: load.batch },
+    delayed: load.delayed,
+    running: load.running,
+    backlog: load.interactive + load.batch + load.delayed + load.running,
+    oldest_wait_s: { interactive, batch, any: waits.length > 0 ? Math.max(...waits) : null },
+    at: at.toISOString(),
+  };
 }
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
@@ -59,19 +76,7 @@ export class ScalingController {
         headers: { 'Retry-After': '5' },
       });
     }
-    const now = this.clock().getTime();
-    const waitS = (since: Date | null) => (since === null ? null : Math.max(0, (now - since.getTime()) / 1000));
-    const interactive = waitS(load.oldestQueuedAt.interactive);
-    const batch = waitS(load.oldestQueuedAt.batch);
-    const waits = [interactive, batch].filter((w): w is number => w !== null);
-    return {
-      queued: { interactive: load.interactive, batch: load.batch },
-      delayed: load.delayed,
-      running: load.running,
-      backlog: load.interactive + load.batch + load.delayed + load.running,
-      oldest_wait_s: { interactive, batch, any: waits.length > 0 ? Math.max(...waits) : null },
-      at: new Date(now).toISOString(),
-    };
+    return toScalingSnapshot(load, this.clock());
   }
 
   private authorize(authorization: string | undefined): void {
