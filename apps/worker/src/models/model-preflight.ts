@@ -1,6 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureTinyModels } from '@step1x/model-builder';
 import { Step1XEditPipeline, type PipelineLoadOptions, type RgbImage } from '@step1x/pipeline';
 import { PipelineImageEditor } from '../edits/pipeline-image-editor';
 import { describeError, type WorkerLogger } from '../worker-logger';
@@ -32,6 +31,8 @@ export interface ResolvedModels {
 export async function resolveModelsDir(configured: string | null, logger: WorkerLogger): Promise<ResolvedModels> {
   if (configured) return { modelsDir: resolve(configured), tiny: false };
   logger.warn('MODELS_DIR is unset: using tiny models with RANDOM weights (outputs are not meaningful edits)');
+  // Loaded only here, so a production image (which ships no graph builder, docs/DEPLOY.md) never loads it.
+  const { ensureTinyModels } = await import('@step1x/model-builder');
   return { modelsDir: (await ensureTinyModels()).modelsDir, tiny: true };
 }
 
