@@ -10,5 +10,5 @@ export default tseslint.config(
       'no-restricted-imports': 'off',
     },
   },
-  { files: ['**/bin/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  { files: ['**/bin/*.js', 'docker/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );

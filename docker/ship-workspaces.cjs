@@ -7,7 +7,16 @@
 // forbidden one is loaded.
 //
 // usage: node docker/ship-workspaces.cjs --entry @step1x/api --out /out/app [--forbid a,b] [--keep-platform linux/x64]
-const { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
+const {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} = require('node:fs');
 const { dirname, join, relative, sep } = require('node:path');
 const { parseArgs } = require('node:util');
 
@@ -49,7 +58,8 @@ if (bad.length > 0) {
 
 mkdirSync(out, { recursive: true });
 cpSync(join(root, 'package.json'), join(out, 'package.json'));
-const skip = (path) => /\.(spec|int-spec|e2e-spec|golden-spec|bench)\.js(\.map)?$|\.tsbuildinfo$|\.d\.ts(\.map)?$/.test(path);
+const skip = (path) =>
+  /\.(spec|int-spec|e2e-spec|golden-spec|bench)\.js(\.map)?$|\.tsbuildinfo$|\.d\.ts(\.map)?$/.test(path);
 for (const [, dir] of shipped) {
   cpSync(join(root, dir, 'package.json'), join(out, dir, 'package.json'));
   cpSync(join(root, dir, 'dist'), join(out, dir, 'dist'), { recursive: true, filter: (src) => !skip(src) });

