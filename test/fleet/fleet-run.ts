@@ -40,7 +40,7 @@ export const FLEET_PROFILES: Record<'ci' | 'full', FleetProfile> = {
     bursts: [150, 100, 50],
     burstGapMs: 20_000,
     timeScale: 0.1,
-    maxReplicas: 6,
+    maxReplicas: 4,
     steps: 1,
     timeoutMs: 40 * 60_000,
   },
@@ -176,6 +176,11 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
       QUEUE_MAX_DEPTH: '100000',
       SHUTDOWN_GRACE_MS: '60000',
       ...FAST_TIMINGS,
+      // The lock must outlast the longest event-loop stall of a busy worker, or a live worker's edit is taken for
+      // stalled and run twice (seen here with 3 s locks on an overloaded 2-core machine: 6 of 36 outputs written
+      // twice). 15 s keeps that away and still re-runs a SIGKILLed worker's edit within the test.
+      BULLMQ_LOCK_DURATION_MS: '15000',
+      BULLMQ_STALLED_INTERVAL_MS: '2000',
       // A SIGKILLed worker's edit must be re-run, not failed: allow as many stalls as the test can cause.
       BULLMQ_MAX_STALLED_COUNT: '5',
       EDIT_MAX_ATTEMPTS: '5',
