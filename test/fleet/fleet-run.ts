@@ -75,6 +75,8 @@ export interface FleetReport {
   /** SIGTERMs whose worker took over 500 ms to exit after the signal: it was draining a running edit. */
   scaleInSigtermsMidEdit: number;
   workerStarts: number;
+  /** Spawn to "taking jobs" (process start, models loaded and warmed) per worker, seconds. */
+  coldStartS: { median: number; max: number };
   timeline: Array<{ t: number; backlog: number; desired: number; ready: number }>;
 }
 
@@ -331,6 +333,10 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
       if (s > 0 && workers > 0) editsPerSecondByWorkers[String(workers)] = Math.round((edits / s) * 100) / 100;
     }
     const scaleIns = pool.members.filter((m) => m.termination?.reason === 'scale-in');
+    const coldStarts = pool.members
+      .filter((m) => m.readyAt !== null)
+      .map((m) => (m.readyAt! - m.startedAt) / 1000)
+      .sort((a, b) => a - b);
     return {
       profile,
       rule,
@@ -349,6 +355,10 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
         (m) => m.termination?.exitedAt !== undefined && m.termination.exitedAt - m.termination.at > 500,
       ).length,
       workerStarts: pool.members.length,
+      coldStartS: {
+        median: coldStarts[Math.floor(coldStarts.length / 2)] ?? Number.NaN,
+        max: coldStarts.at(-1) ?? Number.NaN,
+      },
       timeline,
     };
   } finally {
@@ -373,6 +383,7 @@ export function formatFleetReport(report: FleetReport): string {
     `burst -> first scale-up ${r.burstToFirstScaleUpS ?? 'never'} s; backlog drained ${r.backlogDrainedS} s after the first burst`,
     `workers: peak ${r.peakWorkers}, started ${r.workerStarts}; SIGKILL ${r.sigkills}; scale-in SIGTERM ${r.scaleInSigterms} ` +
       `(${r.scaleInSigtermsMidEdit} while draining an edit)`,
+    `worker cold start (spawn to taking jobs): median ${r.coldStartS.median} s, max ${r.coldStartS.max} s`,
     `edits/s by ready workers: ${Object.entries(r.editsPerSecondByWorkers)
       .map(([w, v]) => `${w}: ${v}`)
       .join(', ')}`,
