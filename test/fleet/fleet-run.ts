@@ -316,12 +316,14 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
     const statusCounts: Record<string, number> = {};
     for (const status of terminal.values()) statusCounts[status] = (statusCounts[status] ?? 0) + 1;
 
-    // Edits per second by the number of ready workers: output writes between timeline samples.
+    // Edits per second by the number of ready workers: output writes between timeline samples while busy.
     const perWorkers = new Map<number, { edits: number; seconds: number }>();
     for (let i = 1; i < timeline.length; i++) {
       const from = t0 + timeline[i - 1].t * 1000;
       const to = t0 + timeline[i].t * 1000;
       if (drainedAt !== null && from >= drainedAt) break;
+      // Only time with work waiting measures throughput (idle workers before the burst would dilute it).
+      if (timeline[i - 1].backlog === 0) continue;
       const edits = outputs.filter((w) => w.at > from && w.at <= to).length;
       const entry = perWorkers.get(timeline[i - 1].ready) ?? { edits: 0, seconds: 0 };
       entry.edits += edits;
