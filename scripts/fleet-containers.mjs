@@ -273,7 +273,20 @@ const sharp = require('sharp');
   }
 }
 
+/** Ctrl-C or a CI timeout must not leave the stack (and its volumes) behind. */
+function tearDownOnSignal() {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      log(`${signal}: tearing the stack down`);
+      compose(['down', '-v', '--remove-orphans'], { capture: true, allowFail: true });
+      if (startedDaemon) process.kill(-startedDaemon.pid, 'SIGTERM');
+      process.exit(1);
+    });
+  }
+}
+
 async function main() {
+  tearDownOnSignal();
   const docker = await ensureDocker();
   if (!docker) {
     log('SKIPPED: docker (with docker-compose) is not available and cannot be installed here');
