@@ -10,5 +10,5 @@ USER redis
 WORKDIR /data
 LABEL org.opencontainers.image.title="step1x-redis-offline" \
       org.opencontainers.image.description="redis-server from Debian bookworm for the offline compose profile"
-HEALTHCHECK --interval=5s --timeout=3s --retries=5 CMD ["sh", "-c", "redis-cli -a \"$REDIS_PASSWORD\" --no-auth-warning ping | grep -q PONG"]
+HEALTHCHECK --interval=5s --timeout=15s --retries=5 CMD ["sh", "-c", "redis-cli -a \"$REDIS_PASSWORD\" --no-auth-warning ping | grep -q PONG"]
 CMD ["redis-server", "/etc/redis/step1x.conf"]

@@ -11,7 +11,7 @@ USER 10001:10001
 EXPOSE 4568
 LABEL org.opencontainers.image.title="step1x-s3rver-offline" \
       org.opencontainers.image.description="s3rver for the offline compose profile (not for production)"
-HEALTHCHECK --interval=5s --timeout=3s --retries=5 \
+HEALTHCHECK --interval=5s --timeout=15s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4568/').then(()=>process.exit(0),()=>process.exit(1))"]
 # --no-vhost-buckets: the service reaches it as http://s3:4568, which s3rver would otherwise read as bucket "s3".
 CMD ["s3rver", "--directory", "/data", "--address", "0.0.0.0", "--port", "4568", "--no-vhost-buckets", "--configure-bucket", "step1x-edits"]
