@@ -65,6 +65,9 @@ export interface FleetReport {
   terminal: Record<string, number>;
   lost: number;
   outputsWrittenTwice: number;
+  /** Each output written more than once, with its write times (s from the start) and the SIGKILL time. */
+  duplicateWrites: Array<{ key: string; atS: number[] }>;
+  sigkillAtS: number | null;
   outputWrites: number;
   burstToFirstScaleUpS: number | null;
   backlogDrainedS: number;
@@ -346,6 +349,13 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
       terminal: statusCounts,
       lost: accepted.length - terminal.size,
       outputsWrittenTwice: [...perKey.values()].filter((n) => n > 1).length,
+      duplicateWrites: [...perKey]
+        .filter(([, n]) => n > 1)
+        .map(([key]) => ({ key, atS: outputs.filter((w) => w.key === key).map((w) => seconds(w.at)) })),
+      sigkillAtS: (() => {
+        const killed = pool.members.find((m) => m.termination?.signal === 'SIGKILL');
+        return killed?.termination ? seconds(killed.termination.at) : null;
+      })(),
       outputWrites: outputs.length,
       burstToFirstScaleUpS: scaleUpAt !== null && burstAt !== null ? (scaleUpAt - burstAt) / 1000 : null,
       backlogDrainedS: drainedAt !== null && burstAt !== null ? (drainedAt - burstAt) / 1000 : Number.NaN,
@@ -381,7 +391,8 @@ export function formatFleetReport(report: FleetReport): string {
       `${r.rule.maxReplicas}, target backlog ${r.rule.targetBacklogPerWorker}/worker, poll ${r.rule.pollingIntervalS} s, ` +
       `scale-down window ${r.rule.scaleDown.stabilizationWindowS} s`,
     `accepted ${r.accepted}; terminal ${JSON.stringify(r.terminal)}; lost ${r.lost}`,
-    `outputs written ${r.outputWrites}, written twice ${r.outputsWrittenTwice}`,
+    `outputs written ${r.outputWrites}, written twice ${r.outputsWrittenTwice}` +
+      (r.duplicateWrites.length > 0 ? ` ${JSON.stringify(r.duplicateWrites)} (SIGKILL at ${r.sigkillAtS} s)` : ''),
     `burst -> first scale-up ${r.burstToFirstScaleUpS ?? 'never'} s; backlog drained ${r.backlogDrainedS} s after the first burst`,
     `workers: peak ${r.peakWorkers}, started ${r.workerStarts}; SIGKILL ${r.sigkills}; scale-in SIGTERM ${r.scaleInSigterms} ` +
       `(${r.scaleInSigtermsMidEdit} while draining an edit)`,
