@@ -1,21 +1,18 @@
 import { QueueName } from '@step1x/contracts';
 import { requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
-  BullmqJobConsumer,
-  BullmqJobQueue,
   closeRedisClient,
   createRedisClient,
-  JobRegistry,
-  RedisCancelBus,
   RedisDeliveryLog,
   RedisEditRepository,
   RedisKeys,
   RedisWebhookSecretStore,
-  type CloseResult,
-} from '@step1x/queue';
+} from '@step1x/edit-store';
+import { BullmqJobConsumer, BullmqJobQueue, JobRegistry, RedisCancelBus, type CloseResult } from '@step1x/job-queue';
 import type { PipelineLoadOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
-import { createRetrySchedule, EgressGuard, WebhookSender } from '@step1x/webhooks';
+import { EgressGuard } from '@step1x/egress';
+import { createRetrySchedule, WebhookSender } from '@step1x/webhooks';
 import { EditRunner } from './edits/edit-runner.service';
 import { EditWebhooks } from './edits/edit-webhooks';
 import { EditorPool } from './edits/editor-pool';

@@ -1,5 +1,5 @@
 // Unit tests of the guard's decisions with a fake resolver. Every refusal here happens before a socket is
-// opened, so none of these tests reaches the network (the int-spec in test/int checks real connections inside a
+// opened, so none of these tests reaches the network (the int-spec in test/integration/egress checks real connections inside a
 // network namespace).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

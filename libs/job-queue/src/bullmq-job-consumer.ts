@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { NonRetryableJobError, type QueueName } from '@step1x/contracts';
 import type { CancelBus } from './job-queue.port';
 import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext, type JobRegistry } from './job-registry';
-import { RedisKeys } from './redis-keys';
+import { RedisKeys } from '@step1x/edit-store';
 
 export interface BullmqJobConsumerOptions {
   /**

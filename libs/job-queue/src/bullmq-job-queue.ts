@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { JobName, QueueName, type DeliverWebhookPayload, type EditImagePayload } from '@step1x/contracts';
 import type { EnqueueWebhookOptions, JobQueue, Lane, QueueDepth, RemoveQueuedResult } from './job-queue.port';
 import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
-import { RedisKeys } from './redis-keys';
+import { RedisKeys } from '@step1x/edit-store';
 
 export interface BullmqJobQueueOptions {
   /** A command connection; the caller owns it (this adapter never closes it). */

@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CancelEditMessage } from '@step1x/contracts';
+import { closeRedisClient, RedisKeys } from '@step1x/edit-store';
 import type { CancelBus } from './job-queue.port';
-import { closeRedisClient } from './redis-connection';
-import { RedisKeys } from './redis-keys';
 
 /** `CancelBus` on Redis pub/sub (`<prefix>:edit:cancel`). Subscribing opens a dedicated connection. */
 export class RedisCancelBus implements CancelBus {

@@ -3,18 +3,19 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { newEditId, type EditRecord, type EditStatus } from '@step1x/contracts';
-import { closeRedisClient, createRedisClient } from './redis-connection';
-import { RedisEditRepository } from './redis-edit-repository';
-import { RedisKeys } from './redis-keys';
 import {
+  closeRedisClient,
+  createRedisClient,
   RedisApiKeyStore,
   RedisDeliveryLog,
+  RedisEditRepository,
   RedisIdempotencyStore,
+  RedisKeys,
   RedisUploadStore,
   RedisWebhookSecretStore,
-} from './redis-stores';
-import type { EditListPosition } from './store.ports';
-import { startTestRedis, type TestRedisServer } from './testing/real-redis';
+  type EditListPosition,
+} from '@step1x/edit-store';
+import { startRedisServer, type RedisServerHandle } from '../../support/redis-server';
 
 function makeRecord(tenantId: string, createdAtMs: number, overrides: Partial<EditRecord> = {}): EditRecord {
   const id = newEditId(createdAtMs);
@@ -50,13 +51,13 @@ function makeRecord(tenantId: string, createdAtMs: number, overrides: Partial<Ed
 }
 
 describe('RedisEditRepository (real redis-server)', () => {
-  let server: TestRedisServer;
+  let server: RedisServerHandle;
   let redis: Redis;
   let keys: RedisKeys;
   let repo: RedisEditRepository;
 
   before(async () => {
-    server = await startTestRedis();
+    server = await startRedisServer();
     redis = createRedisClient(server.url);
     keys = new RedisKeys(`t${randomUUID().slice(0, 8)}`);
     repo = new RedisEditRepository(redis, keys, { retentionDays: 30 });
@@ -179,12 +180,12 @@ describe('RedisEditRepository (real redis-server)', () => {
 });
 
 describe('Redis small stores (real redis-server)', () => {
-  let server: TestRedisServer;
+  let server: RedisServerHandle;
   let redis: Redis;
   let keys: RedisKeys;
 
   before(async () => {
-    server = await startTestRedis();
+    server = await startRedisServer();
     redis = createRedisClient(server.url);
     keys = new RedisKeys('small');
   });

@@ -4,7 +4,7 @@
 // addresses have no route to leave on.
 import { get } from 'node:http';
 import { networkInterfaces } from 'node:os';
-import { EgressError, EgressGuard, type GuardedRequestOptions } from '@step1x/webhooks';
+import { EgressError, EgressGuard, type GuardedRequestOptions } from '@step1x/egress';
 import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhook-receiver';
 
 export interface ProbeResult {

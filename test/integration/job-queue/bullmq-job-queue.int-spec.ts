@@ -3,13 +3,17 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { JobName, newEditId, newWebhookMessageId, type EditImagePayload } from '@step1x/contracts';
-import { BullmqJobConsumer } from './bullmq-job-consumer';
-import { BullmqJobQueue } from './bullmq-job-queue';
-import { JOB_ABORT_CANCELED, JobRegistry, OnJob, type JobContext } from './job-registry';
-import { RedisCancelBus } from './redis-cancel-bus';
-import { closeRedisClient, createRedisClient } from './redis-connection';
-import { RedisKeys } from './redis-keys';
-import { startTestRedis, type TestRedisServer } from './testing/real-redis';
+import { closeRedisClient, createRedisClient, RedisKeys } from '@step1x/edit-store';
+import {
+  BullmqJobConsumer,
+  BullmqJobQueue,
+  JOB_ABORT_CANCELED,
+  JobRegistry,
+  OnJob,
+  RedisCancelBus,
+  type JobContext,
+} from '@step1x/job-queue';
+import { startRedisServer, type RedisServerHandle } from '../../support/redis-server';
 
 /** Records the order jobs run in; can block a job until released or canceled. */
 class RecordingEditHandler {
@@ -57,12 +61,12 @@ function untilTrue(check: () => boolean | Promise<boolean>, what: string, timeou
 }
 
 describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
-  let server: TestRedisServer;
+  let server: RedisServerHandle;
   let command: Redis;
   let blocking: Redis;
 
   before(async () => {
-    server = await startTestRedis();
+    server = await startRedisServer();
     command = createRedisClient(server.url);
     blocking = createRedisClient(server.url, 'blocking');
   });

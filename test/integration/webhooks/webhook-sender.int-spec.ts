@@ -3,9 +3,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
+import { EgressGuard } from '@step1x/egress';
 import {
   createRetrySchedule,
-  EgressGuard,
   generateWebhookSecret,
   newWebhookId,
   serializeWebhookEvent,

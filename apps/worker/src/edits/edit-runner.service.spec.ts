@@ -7,14 +7,8 @@ import {
   type EditRecord,
   type WebhookEvent,
 } from '@step1x/contracts';
-import {
-  JOB_ABORT_CANCELED,
-  JOB_ABORT_SHUTDOWN,
-  type EditPatch,
-  type EditTransition,
-  type JobContext,
-  type TransitionResult,
-} from '@step1x/queue';
+import { type EditPatch, type EditTransition, type TransitionResult } from '@step1x/edit-store';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext } from '@step1x/job-queue';
 import { ObjectNotFoundError } from '@step1x/storage';
 import { EditRunner, outputKeyOf, type EditRunStore } from './edit-runner.service';
 import { EditWebhooks } from './edit-webhooks';
