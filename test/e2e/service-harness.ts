@@ -1,6 +1,6 @@
 // The distributed service as real processes: redis-server, s3rver, the API (`step1x start` with ROLE=api) and
-// workers (`step1x start` with ROLE=worker, the real tiny pipeline), wired only through the environment exactly as
-// a deployment would be, plus a webhook receiver on 127.0.0.2 (the only address the egress allowlist lets in).
+// workers (`step1x start` with ROLE=worker, the real pipeline on the tiny random-weight models, given as MODELS_DIR
+// with ALLOW_RANDOM_WEIGHTS), wired only through the environment exactly as a deployment would be, plus a webhook receiver on 127.0.0.2 (the only address the egress allowlist lets in).
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
@@ -10,6 +10,7 @@ import { S3ObjectStore } from '@step1x/storage';
 import { spawnManaged, type ManagedProcess, type ProcessExit } from '../support/managed-process';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';
+import { tinyModelsDir } from '../support/tiny-models';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver';
 
 // Compiled to test/dist/e2e: the repository root is three levels up.
@@ -104,11 +105,14 @@ export interface ServiceStack {
 }
 
 export async function startServiceStack(extraEnv: Record<string, string> = {}): Promise<ServiceStack> {
+  const modelsDir = await tinyModelsDir();
   const redis = await startRedisServer();
   const s3 = await startS3rver();
   const receiver = await startWebhookReceiver({ host: '127.0.0.2' });
   const keyPrefix = 'svc';
   const env: Record<string, string> = {
+    MODELS_DIR: modelsDir,
+    ALLOW_RANDOM_WEIGHTS: 'true',
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: keyPrefix,
     ...s3rverEnv(s3),

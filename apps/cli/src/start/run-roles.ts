@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createApiApp, createApiDeps, type ApiRuntime } from '@step1x/api';
 import type { AppConfig } from '@step1x/config';
 import { createConsoleLogger, startWorker, type RunningWorker } from '@step1x/worker';
+import { localModelsDir } from './local-models';
 
 export interface RunningRoles {
   /** `http://host:port` of the API, or null for ROLE=worker. */
@@ -12,8 +13,11 @@ export interface RunningRoles {
 }
 
 export interface RunRolesOptions {
-  /** Create the bucket when absent (local s3rver). @defaultValue false */
-  ensureBucket?: boolean;
+  /**
+   * Local mode (no REDIS_URL): create the bucket when absent (local s3rver), and let the worker fall back to the
+   * tiny random-weight models when MODELS_DIR is unset. @defaultValue false
+   */
+  localMode?: boolean;
 }
 
 /**
@@ -22,13 +26,17 @@ export interface RunRolesOptions {
  */
 export async function runRoles(config: AppConfig, options: RunRolesOptions = {}): Promise<RunningRoles> {
   const role = config.server.role;
+  const localMode = options.localMode ?? false;
   let worker: RunningWorker | null = null;
-  const workerStarting =
-    role === 'api'
-      ? Promise.resolve(null)
-      : startWorker(config, { logger: createConsoleLogger(config.server.logLevel) }).then(
-          (started) => (worker = started),
-        );
+  const startLocalWorker = async () => {
+    const logger = createConsoleLogger(config.server.logLevel);
+    // Building the tiny models the first time takes a while: the API listens meanwhile (readiness waits).
+    const modelsDir = localMode
+      ? await localModelsDir(config.worker.modelsDir, (line) => logger.warn(line))
+      : undefined;
+    return (worker = await startWorker(config, { logger, modelsDir, allowRandomWeights: localMode || undefined }));
+  };
+  const workerStarting = role === 'api' ? Promise.resolve(null) : startLocalWorker();
   // Keep a failed start from surfacing as an unhandled rejection while the API is still being built.
   workerStarting.catch(() => undefined);
 
@@ -37,7 +45,7 @@ export async function runRoles(config: AppConfig, options: RunRolesOptions = {})
   let apiUrl: string | null = null;
   try {
     if (role !== 'worker') {
-      runtime = await createApiDeps(config, { ensureBucket: options.ensureBucket ?? false });
+      runtime = await createApiDeps(config, { ensureBucket: localMode });
       if (role === 'all') {
         runtime.deps.readiness = [
           ...(runtime.deps.readiness ?? []),

@@ -91,7 +91,10 @@ class MemoryEdits implements EditRunStore {
 /** Walks the steps like the pipeline: stops at a step boundary once the signal is aborted. */
 class ScriptedEditor implements ImageEditor {
   calls = 0;
-  constructor(private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined) {}
+  constructor(
+    private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined,
+    private readonly randomWeights = false,
+  ) {}
   async edit(request: ImageEditRequest) {
     this.calls++;
     for (let step = 1; step <= request.steps; step++) {
@@ -100,7 +103,15 @@ class ScriptedEditor implements ImageEditor {
       request.onProgress(step, request.steps);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return { bytes: Buffer.from('png-bytes'), contentType: 'image/png', width: 30, height: 20, truncated: true };
+    const { randomWeights } = this;
+    return {
+      bytes: Buffer.from('png-bytes'),
+      contentType: 'image/png',
+      width: 30,
+      height: 20,
+      truncated: true,
+      randomWeights,
+    };
   }
   async release() {}
 }
@@ -171,7 +182,15 @@ describe('EditRunner', () => {
     const completed = h.events().at(-1)!;
     assert.equal(completed.data.status, 'succeeded');
     assert.match(completed.data.output!.url, /^http:\/\/s3\.test\/outputs\/acme\//);
+    assert.equal(completed.data.output!.random_weights, false);
     assert.equal(new Set(h.queued.map((p) => p.messageId)).size, h.queued.length, 'one webhook-id per event');
+  });
+
+  it('records an output of random-weight models as such, and the completed event shows random_weights', async () => {
+    const h = harness(recordOf(), new ScriptedEditor(undefined, true));
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'succeeded');
+    assert.equal(h.edits.record.output?.randomWeights, true);
+    assert.equal(h.events().at(-1)!.data.output!.random_weights, true);
   });
 
   it('sends only the events the edit asked for (completed always)', async () => {

@@ -187,7 +187,15 @@ export class EditRunner {
       from: ['running'],
       set: {
         status: 'succeeded',
-        output: { key, width: edited.width, height: edited.height, format, seed: record.input.seed },
+        output: {
+          key,
+          width: edited.width,
+          height: edited.height,
+          format,
+          seed: record.input.seed,
+          // Only set when true, so a production record carries nothing extra.
+          ...(edited.randomWeights ? { randomWeights: true } : {}),
+        },
         completedAt: this.clock().toISOString(),
         error: null,
         truncated: edited.truncated,
