@@ -14,7 +14,11 @@ import { tinyModelsDir } from '../support/tiny-models';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver';
 
 // Compiled to test/dist/e2e: the repository root is three levels up.
-export const CLI = join(__dirname, '..', '..', '..', 'apps', 'cli', 'bin', 'step1x.js');
+const ROOT = join(__dirname, '..', '..', '..');
+export const CLI = join(ROOT, 'apps', 'cli', 'bin', 'step1x.js');
+/** The production entry points (what an image runs), beside the CLI's `step1x start`. */
+export const API_MAIN = join(ROOT, 'apps', 'api', 'dist', 'main.js');
+export const WORKER_MAIN = join(ROOT, 'apps', 'worker', 'dist', 'main.js');
 
 export const TENANTS = {
   acme: { id: 'acme', key: 'sk_e2e_acme_0123456789' },
@@ -45,9 +49,12 @@ export interface ServiceProcess {
   exited: Promise<ProcessExit>;
 }
 
-/** Spawns `step1x start` with exactly `env` (plus PATH/HOME), so nothing leaks in from the test's environment. */
-export function spawnService(env: Record<string, string>): ServiceProcess {
-  const managed = spawnManaged(process.execPath, [CLI, 'start'], {
+/**
+ * Spawns `step1x start` (or another entry: `[API_MAIN]`, `[WORKER_MAIN]`) with exactly `env` (plus PATH/HOME), so
+ * nothing leaks in from the test's environment.
+ */
+export function spawnService(env: Record<string, string>, entry: readonly string[] = [CLI, 'start']): ServiceProcess {
+  const managed = spawnManaged(process.execPath, entry, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
   });
   return {

@@ -1,6 +1,7 @@
 export * from './api-deps';
 export * from './api-runtime';
 export * from './create-api-app';
+export * from './main';
 export { MetricsRegistry, Counter, Histogram, type GaugeSource } from './metrics/metrics-registry';
 export { toErrorResponse, type ErrorResponse } from './http/error-response';
 export { encodeListCursor, decodeListCursor } from './edits/list-cursor';

@@ -1,5 +1,6 @@
 export * from './worker-logger';
 export * from './worker-runtime';
+export * from './main';
 export * from './models/model-preflight';
 export * from './edits/image-editor.port';
 export * from './edits/editor-pool';

@@ -1,5 +1,4 @@
-import type { AddressInfo } from 'node:net';
-import { createApiApp, createApiDeps, type ApiRuntime } from '@step1x/api';
+import { runApiServer, type RunningApi } from '@step1x/api';
 import type { AppConfig } from '@step1x/config';
 import { createConsoleLogger, startWorker, type RunningWorker } from '@step1x/worker';
 import { localModelsDir } from './local-models';
@@ -28,7 +27,7 @@ export async function runRoles(config: AppConfig, options: RunRolesOptions = {})
   const role = config.server.role;
   const localMode = options.localMode ?? false;
   let worker: RunningWorker | null = null;
-  const startLocalWorker = async () => {
+  const bootWorker = async () => {
     const logger = createConsoleLogger(config.server.logLevel);
     // Building the tiny models the first time takes a while: the API listens meanwhile (readiness waits).
     const modelsDir = localMode
@@ -36,37 +35,24 @@ export async function runRoles(config: AppConfig, options: RunRolesOptions = {})
       : undefined;
     return (worker = await startWorker(config, { logger, modelsDir, allowRandomWeights: localMode || undefined }));
   };
-  const workerStarting = role === 'api' ? Promise.resolve(null) : startLocalWorker();
+  const workerStarting = role === 'api' ? Promise.resolve(null) : bootWorker();
   // Keep a failed start from surfacing as an unhandled rejection while the API is still being built.
   workerStarting.catch(() => undefined);
 
-  let runtime: ApiRuntime | null = null;
-  let app: Awaited<ReturnType<typeof createApiApp>> | null = null;
-  let apiUrl: string | null = null;
+  let api: RunningApi | null = null;
   try {
     if (role !== 'worker') {
-      runtime = await createApiDeps(config, { ensureBucket: localMode });
-      if (role === 'all') {
-        runtime.deps.readiness = [
-          ...(runtime.deps.readiness ?? []),
-          {
-            name: 'worker',
-            check: async () => {
-              if (!worker) throw new Error('the local worker is still loading and warming its models');
-            },
-          },
-        ];
-      }
-      app = await createApiApp(config, runtime.deps);
-      await app.listen({ port: config.server.port, host: config.server.host });
-      const { port } = app.getHttpServer().address() as AddressInfo;
-      const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-      apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const workerReady = {
+        name: 'worker',
+        check: async () => {
+          if (!worker) throw new Error('the local worker is still loading and warming its models');
+        },
+      };
+      api = await runApiServer(config, { ensureBucket: localMode, readiness: role === 'all' ? [workerReady] : [] });
     }
     await workerStarting;
   } catch (error) {
-    await app?.close().catch(() => undefined);
-    await runtime?.close().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     const started = await workerStarting.catch(() => null);
     await started?.close(0).catch(() => undefined);
     throw error;
@@ -76,8 +62,7 @@ export async function runRoles(config: AppConfig, options: RunRolesOptions = {})
   const stop = () =>
     (stopping ??= (async () => {
       // The API stops taking requests while the worker finishes (or hands back) what it runs.
-      await Promise.all([app?.close(), worker?.close()]);
-      await runtime?.close();
+      await Promise.all([api?.close(), worker?.close()]);
     })());
-  return { apiUrl, worker, stop };
+  return { apiUrl: api?.url ?? null, worker, stop };
 }
