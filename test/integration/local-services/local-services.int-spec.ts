@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answersPing, startRedisServer, startS3rver } from './index';
+import { answersPing, startRedisServer, startS3rver } from '@step1x/local-services';
 
 const HOST = '127.0.0.1';
 
@@ -37,7 +37,7 @@ interface ParentReport {
 /** A node process that starts both services through this library, reports their ports and then idles. */
 function spawnParent() {
   const script = `
-    const { startRedisServer, startS3rver } = require(${JSON.stringify(join(__dirname, 'index.js'))});
+    const { startRedisServer, startS3rver } = require(${JSON.stringify(require.resolve('@step1x/local-services'))});
     Promise.all([startRedisServer(), startS3rver()]).then(([redis, s3]) => {
       console.log(JSON.stringify({ redisPort: redis.port, s3Port: s3.port }));
       setInterval(() => undefined, 60_000);
