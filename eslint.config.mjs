@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 // Package boundaries (docs/ARCHITECTURE.md, "Package boundaries"), enforced with `no-restricted-imports`.
-// test/dist/tooling/eslint-boundaries.spec.js lints fixtures that break each rule, so a rule cannot silently be off.
+// test/tooling/eslint-boundaries.spec.ts lints fixtures that break each rule, so a rule cannot silently be off.
 
 /** Test code, wherever it lives: it may use real clients, test support and the dev tools. */
 export const TEST_FILES = [

@@ -1,5 +1,6 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 
@@ -24,6 +25,18 @@ describe('eslint package boundaries', () => {
     assert.equal(ignored, undefined, `${path} must not be ignored by the config`);
     return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
   }
+
+  it('classifies every package (production or dev/test), so a new one cannot escape the rules', async () => {
+    for (const group of ['apps', 'libs']) {
+      for (const name of readdirSync(join(ROOT, group))) {
+        const config = (await eslint.calculateConfigForFile(join(ROOT, group, name, 'src', 'fixture.ts'))) as {
+          rules?: Record<string, unknown>;
+        };
+        const rule = config.rules?.['no-restricted-imports'];
+        assert.ok(Array.isArray(rule) && [2, 'error'].includes(rule[0]), `${group}/${name} has no boundary rules`);
+      }
+    }
+  });
 
   const refused: Array<[string, string, RegExp]> = [
     ['apps/worker/src/fixture.ts', "import '@step1x/model-builder';", /graph builder is a dev tool/],
