@@ -123,5 +123,5 @@ export default tseslint.config(
     },
   },
   ...boundaryConfigs(),
-  { files: ['**/bin/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  { files: ['**/bin/*.js', 'docker/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );
