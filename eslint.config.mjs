@@ -12,6 +12,7 @@ export const TEST_FILES = [
   '**/*.golden-spec.ts',
   '**/*.testing.ts',
   '**/*.contract.ts',
+  '**/testing/**',
 ];
 
 /** What the API and worker processes are made of (and ship in their images). */
@@ -44,7 +45,7 @@ const SCAFFOLDING = [
   { group: ['@step1x/golden-checks', '@step1x/golden-checks/*'], message: 'golden checks are a dev tool.' },
   { group: ['@step1x/cli', '@step1x/cli/*'], message: 'the CLI is a launcher and dev tool, not a library.' },
   {
-    group: ['**/test/*', '**/test/**', '**/*.testing', '**/*.contract', '@step1x/*/*.contract'],
+    group: ['**/test/*', '**/test/**', '**/testing/*', '**/*.testing', '**/*.contract', '@step1x/*/*.contract'],
     message: 'test support and test helpers are for tests.',
   },
   { group: ['node:test', 's3rver', 'standardwebhooks'], message: 'test-only modules (devDependencies).' },

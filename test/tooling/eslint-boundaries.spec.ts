@@ -45,6 +45,7 @@ describe('eslint package boundaries', () => {
     ['apps/worker/src/fixture.ts', "import '@step1x/cli';", /CLI is a launcher/],
     ['apps/api/src/fixture.ts', "import '../../../test/support/redis-server';", /test support/],
     ['libs/storage/src/fixture.ts', "import './object-store.contract';", /test support/],
+    ['libs/job-queue/src/fixture.ts', "import './testing/edit-records';", /test support/],
     ['libs/edit-store/src/fixture.ts', "import 'node:test';", /test-only modules/],
     ['libs/webhooks/src/fixture.ts', "import '@step1x/worker';", /library may not import an app/],
     ['apps/api/src/fixture.ts', "import '@step1x/worker';", /deploy apart/],
@@ -77,6 +78,7 @@ describe('eslint package boundaries', () => {
     ['libs/model-builder/src/fixture.ts', "import '@step1x/model-format';"],
     ['libs/pipeline/src/fixture.ts', "import '@step1x/model-format'; import '@step1x/imaging';"],
     ['apps/worker/src/fixture.spec.ts', "import 'ioredis'; import '../../../test/support/redis-server';"],
+    ['libs/job-queue/src/testing/fixture.ts', "import '@step1x/local-services';"],
     ['test/e2e/fixture.ts', "import '@step1x/model-builder'; import 'ioredis';"],
   ];
   for (const [path, source] of allowed) {
