@@ -10,5 +10,17 @@ export default tseslint.config(
       'no-restricted-imports': 'off',
     },
   },
+  {
+    // Golden checks are dev/test tooling (docs/ARCHITECTURE.md): the CLI's `golden` command and the test suites
+    // use them; no production package may ship them.
+    files: ['apps/api/**/*.ts', 'apps/worker/**/*.ts', 'libs/!(golden-checks)/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@step1x/golden-checks', message: 'golden checks are test tooling, not production code' }] },
+      ],
+    },
+  },
   { files: ['**/bin/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CaseResult, checkQwen25vlTinySet } from '@step1x/cli';
+import { CaseResult, checkQwen25vlTinySet } from '@step1x/golden-checks';
 import { ensureTinyQwenModels, renameQwenHf5ToPublished } from '@step1x/model-builder';
 import {
   createOrtSession,

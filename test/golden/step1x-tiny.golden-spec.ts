@@ -4,7 +4,7 @@ import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync, writeS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkStep1XTinySet } from '@step1x/cli';
+import { checkStep1XTinySet } from '@step1x/golden-checks';
 import { SafetensorsFile, goldenRoot, workspaceRoot } from '@step1x/tensors';
 
 const dir = () => join(goldenRoot(), 'step1x-tiny');

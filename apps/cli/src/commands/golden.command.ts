@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { BuildOptions } from '@step1x/model-builder';
-import { checkGoldenSet, findGoldenSets, formatCaseLine } from '../golden/run-golden';
+import { checkGoldenSet, findGoldenSets, formatCaseLine } from '@step1x/golden-checks';
 
 export const GOLDEN_USAGE = `step1x golden <dir> [--attention plain|fused]
   Checks every case of a golden directory (or of each golden directory inside <dir>) against our pipeline.

@@ -1,0 +1,5 @@
+export * from './case-result';
+export * from './run-golden';
+export * from './step1x-tiny.check';
+export * from './qwen25vl-tiny.check';
+export * from './mllm-inputs.check';
