@@ -33,6 +33,7 @@ const dir = () => join(goldenRoot(), 'qwen25vl-tiny');
 const caseCount = () => Object.keys(JSON.parse(readFileSync(join(dir(), 'manifest.json'), 'utf8')).cases).length;
 
 function assertAllPass(results: CaseResult[]): void {
+  assert.ok(caseCount() > 0, 'the manifest lists no case');
   assert.equal(results.length, caseCount());
   for (const r of results) assert.ok(r.ok, `${r.case}: ${r.detail ?? ''}`);
 }

@@ -38,18 +38,27 @@ export function findGoldenSets(root: string): string[] {
   return sets;
 }
 
-/** Runs every case of one golden set; a set the checker cannot run at all becomes one failed case. */
+const setFailure = (dir: string, reason: string): CaseResult => ({
+  case: dir,
+  metric: 'exact',
+  worst: '-',
+  ok: false,
+  detail: `FAIL ${reason}`,
+});
+
+/**
+ * Runs every case of one golden set. A set the checker cannot run at all, or that yields no case (an empty or
+ * misread manifest), becomes one failed case: a set never passes by checking nothing.
+ */
 export async function checkGoldenSet(dir: string, options: BuildOptions): Promise<CaseResult[]> {
   const format = readFormat(dir) ?? '(missing manifest)';
   const checker = CHECKERS[format];
-  if (!checker)
-    return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL unknown golden format "${format}"` }];
+  if (!checker) return [setFailure(dir, `unknown golden format "${format}"`)];
   try {
-    return await checker(dir, options);
+    const results = await checker(dir, options);
+    return results.length > 0 ? results : [setFailure(dir, `the ${format} set has no case to check`)];
   } catch (err) {
-    return [
-      { case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL ${(err as Error).stack ?? String(err)}` },
-    ];
+    return [setFailure(dir, (err as Error).stack ?? String(err))];
   }
 }
 
