@@ -340,15 +340,18 @@ class Recorder:
         self.seed = None
         self.notes = {}
 
-    def put(self, name, value):
+    @staticmethod
+    def snapshot(value):
+        # A copy: numpy() shares memory with the tensor, and the official loop updates some tensors in place.
         if hasattr(value, "detach"):
             value = value.detach().cpu().numpy()
-        self.tensors[name] = np.ascontiguousarray(value)
+        return np.array(value, copy=True, order="C")
+
+    def put(self, name, value):
+        self.tensors[name] = self.snapshot(value)
 
     def append(self, name, value):
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
-        self.tensors.setdefault(name, []).append(np.ascontiguousarray(value))
+        self.tensors.setdefault(name, []).append(self.snapshot(value))
 
 
 def instrument(generator, recorder, sampling):

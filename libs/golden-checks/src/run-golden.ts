@@ -5,6 +5,7 @@ import { CaseResult } from './case-result';
 import { MLLM_INPUTS_FORMAT, checkMllmInputsSet } from './mllm-inputs.check';
 import { checkStep1XTinySet } from './step1x-tiny.check';
 import { QWEN25VL_TINY_FORMAT, checkQwen25vlTinySet } from './qwen25vl-tiny.check';
+import { STEP1X_E2E_FORMAT, checkStep1XE2ESet } from './step1x-e2e.check';
 
 export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseResult[]>;
 
@@ -13,6 +14,7 @@ const CHECKERS: Record<string, SetChecker> = {
   'step1x-tiny/1': checkStep1XTinySet,
   [MLLM_INPUTS_FORMAT]: (dir) => checkMllmInputsSet(dir),
   [QWEN25VL_TINY_FORMAT]: checkQwen25vlTinySet,
+  [STEP1X_E2E_FORMAT]: (dir, options) => checkStep1XE2ESet(dir, options),
 };
 
 export function registerGoldenFormat(format: string, checker: SetChecker): void {
