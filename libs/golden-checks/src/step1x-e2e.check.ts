@@ -23,6 +23,7 @@ import {
   createOrtSession,
   decodeImage,
   gaussianNoise,
+  getSchedule,
   resize,
   sizeLevelTarget,
   vaeOutputToImage,
@@ -263,7 +264,9 @@ async function checkCase(
     check.float('vae_input', encoder.feeds.image.data as Float32Array, file.readFloat32('vae_input'));
     check.float('ref_latent', encoder.outputs.latent.data as Float32Array, file.readFloat32('ref_latent'));
 
-    // 4. The sampler: each DiT call's [noisy; reference] tokens, t and raw velocity (cond, uncond).
+    // 4. The sampler: the schedule, then each DiT call's [noisy; reference] tokens, t and raw velocity (cond, uncond).
+    const storedSchedule = file.readFloat32('timesteps');
+    check.ulps('timesteps', getSchedule(c.steps, (working.width / 16) * (working.height / 16)), storedSchedule);
     const ditImg = file.readFloat32('dit_img');
     const ditOut = file.readFloat32('dit_output');
     const ditT = file.readFloat32('dit_t');
