@@ -60,7 +60,7 @@ CASES = [
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--official", required=True, help="a checkout of stepfun-ai/Step1X-Edit (v1.1 era, see README)")
-    p.add_argument("--out", required=True, help="output directory (replaced)")
+    p.add_argument("--out", required=True, help="output directory (its manifest, tensors and images are replaced)")
     golden = os.environ.get("GOLDEN_ROOT", os.path.join(REPO, "..", "shared", "golden"))
     p.add_argument("--golden-root", default=golden, help="where step1x-tiny and qwen25vl-tiny live")
     p.add_argument("--threads", type=int, default=1)
@@ -472,12 +472,15 @@ def write_case(out, spec, recorder, image_file):
     }
 
 
-def official_commit(checkout):
-    try:
-        return subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+OFFICIAL_FILES = ["inference.py", "sampling.py", "modules/autoencoder.py", "modules/conditioner.py",
+                  "modules/connector_edit.py", "modules/layers.py", "modules/model_edit.py", "modules/attention.py"]
+
+
+def git_blob_id(path):
+    """The file's git blob id (`git hash-object`): names the exact official file without needing a git checkout."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def main(argv):
@@ -526,8 +529,11 @@ def main(argv):
                                              version="v1.1")
         instrument(generator, recorder, sampling)
         as_transformers_4_5x(generator.llm_encoder.model)
-        shutil.rmtree(args.out, ignore_errors=True)
-        os.makedirs(args.out)
+        # Replace what an earlier run wrote (a README beside it stays).
+        os.makedirs(args.out, exist_ok=True)
+        for name in os.listdir(args.out):
+            if name == "manifest.json" or name.endswith((".safetensors", ".png")):
+                os.remove(os.path.join(args.out, name))
         cases = []
         for spec in CASES:
             recorder.tensors.clear()
@@ -565,8 +571,10 @@ def main(argv):
             "format": FORMAT,
             "what": "Step1X-Edit end to end (image + instruction -> every intermediate -> output image), made by the"
                     " official ImageGenerator.generate_image on tiny weights, float32, CPU",
-            "official_code": {"checkout_commit": official_commit(official),
-                              "files": ["inference.py", "sampling.py", "modules/*.py"]},
+            "official_code": {
+                "called": "inference.ImageGenerator.generate_image (version v1.1)",
+                "git_blob_ids": {f: git_blob_id(os.path.join(official, f)) for f in OFFICIAL_FILES},
+            },
             "runtime": {"python": sys.version.split()[0], "torch": torch.__version__,
                         "torchvision": torchvision.__version__, "transformers": transformers.__version__,
                         "pillow": PIL.__version__, "numpy": np.__version__},
