@@ -29,6 +29,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import dump_qwen25vl  # noqa: E402  (the tiny Qwen checkpoint loader: sparse rows, name layouts)
 import step1x_conditioner  # noqa: E402
+import torchvision_transforms_only  # noqa: E402
 
 FORMAT = "step1x-e2e/1"
 
@@ -168,25 +169,8 @@ def install_stand_ins(torch):
 
     module("qwen_vl_utils", process_vision_info=process_vision_info)
 
-    # The torchvision wheel on the local index is the CUDA build of the version that matches torch 2.13: its
-    # package __init__ registers C++ ops that a CPU torch cannot load. The official code uses only
-    # torchvision.transforms (to_tensor, to_pil_image, ToPILImage), pure Python: load the real package's files
-    # without running its __init__.
-    import importlib.util
-
-    spec = importlib.util.find_spec("torchvision")
-    package = types.ModuleType("torchvision")
-    package.__path__ = [os.path.dirname(spec.origin)]
-    package.__file__ = spec.origin
-    package.__spec__ = spec
-    version_file = os.path.join(os.path.dirname(spec.origin), "version.py")
-    package.__version__ = "unknown"
-    if os.path.exists(version_file):
-        with open(version_file) as f:
-            for line in f:
-                if line.startswith("__version__"):
-                    package.__version__ = line.split("=", 1)[1].strip().strip("'\"")
-    sys.modules["torchvision"] = package
+    # torchvision: the real transforms, without the package __init__ a CPU torch cannot run (see that module).
+    torchvision_transforms_only.use_transforms_only()
 
     # torch.compile on CPU needs a compiler toolchain and changes nothing of the math: run the functions eagerly.
     torch.compile = lambda fn=None, **_k: fn if fn is not None else (lambda f: f)
