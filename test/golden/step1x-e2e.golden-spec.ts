@@ -4,7 +4,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CaseResult, FeedPerturbation, checkStep1XE2ESet } from '@step1x/golden-checks';
+import { FeedPerturbation, checkStep1XE2ESet, failedTensorNames } from '@step1x/golden-checks';
+import { assertAllPass } from './golden-assertions';
 import { Feeds, TensorData } from '@step1x/pipeline';
 import { workspaceRoot } from '@step1x/tensors';
 
@@ -12,19 +13,6 @@ const dir = () => join(workspaceRoot(), 'test', 'golden-e2e', 'step1x-e2e-tiny')
 const caseCount = () =>
   (JSON.parse(readFileSync(join(dir(), 'manifest.json'), 'utf8')) as { cases: unknown[] }).cases.length;
 const plain = { precision: 'fp32', attention: 'plain' } as const;
-
-function assertAllPass(results: CaseResult[]): void {
-  assert.ok(caseCount() >= 2, 'the manifest lists fewer than 2 cases');
-  assert.equal(results.length, caseCount());
-  for (const r of results) assert.ok(r.ok, `${r.case}: ${r.detail ?? ''}`);
-}
-
-function failedTensors(r: CaseResult): string[] {
-  return (r.detail ?? '')
-    .split('\n')
-    .filter((l) => l.startsWith('FAIL '))
-    .map((l) => l.slice(5).split(':')[0]);
-}
 
 /** `[2, …]` batch with its two rows exchanged. */
 function swapRows(t: TensorData): TensorData {
@@ -50,11 +38,11 @@ function chwAsHwc(t: TensorData): TensorData {
 
 describe('step1x-e2e-tiny golden (official ImageGenerator.generate_image end to end, float32)', () => {
   it('every stage hand-off matches the official code with plain attention (≤ 1e-4 rel L2, images exact or ±1)', async () => {
-    assertAllPass(await checkStep1XE2ESet(dir(), plain));
+    assertAllPass(await checkStep1XE2ESet(dir(), plain), caseCount());
   });
 
   it('matches with the fused attention graphs too', async () => {
-    assertAllPass(await checkStep1XE2ESet(dir(), { precision: 'fp32', attention: 'fused' }));
+    assertAllPass(await checkStep1XE2ESet(dir(), { precision: 'fp32', attention: 'fused' }), caseCount());
   });
 
   it('fails when cond and uncond are swapped between the MLLM and the sampler', async () => {
@@ -66,7 +54,7 @@ describe('step1x-e2e-tiny golden (official ImageGenerator.generate_image end to 
     assert.equal(results.length, caseCount());
     for (const r of results) {
       assert.equal(r.ok, false, `${r.case} passed with cond and uncond swapped`);
-      const failed = failedTensors(r);
+      const failed = failedTensorNames(r);
       for (const t of ['llm_embedding[cond]', 'llm_embedding[uncond]', 'dit_output[0]', 'final_latent', 'output_image'])
         assert.ok(failed.includes(t), `${r.case}: ${t} should fail; failed: ${failed.join(', ')}`);
     }
@@ -77,7 +65,7 @@ describe('step1x-e2e-tiny golden (official ImageGenerator.generate_image end to 
       graph === 'vae_encoder' ? ({ ...feeds, image: chwAsHwc(feeds.image) } as Feeds) : feeds;
     const results = await checkStep1XE2ESet(dir(), plain, { perturb: hwc });
     for (const r of results) {
-      const failed = failedTensors(r);
+      const failed = failedTensorNames(r);
       for (const t of ['vae_input', 'ref_latent', 'final_latent', 'output_image'])
         assert.ok(failed.includes(t), `${r.case}: ${t} should fail; failed: ${failed.join(', ')}`);
     }

@@ -68,12 +68,7 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_file = dump_qwen25vl.sha256_file
 
 
 # ----- the source images ------------------------------------------------------------------------------------------
