@@ -56,8 +56,9 @@ describe('scripts/run-tests.mjs counts every failure', () => {
   });
 
   it('a file that never exits fails at the file timeout', () => {
-    const r = runRunner(['never-ending'], { TEST_FILE_TIMEOUT_MS: '3000' });
-    assert.equal(r.summary, '1 passed, 1 failed', r.stdout);
+    const r = runRunner(['never-ending'], { TEST_FILE_TIMEOUT_MS: '5000' });
+    // Its passing test may or may not have reported before the timeout on a loaded machine; the file's failure must.
+    assert.match(r.summary, /^[01] passed, 1 failed$/, r.stdout);
     assert.equal(r.status, 1);
   });
 
