@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { workspaceRoot } from '@step1x/tensors';
 import { builderFingerprint, fingerprintCompiledCode } from './builder-fingerprint';
 
 describe('builderFingerprint', () => {
@@ -43,5 +53,29 @@ describe('builderFingerprint', () => {
     writeFileSync(join(copy, 'build', 'extra.d.ts'), 'export {}');
     writeFileSync(join(copy, 'build', 'extra.js.map'), '{}');
     assert.equal(fingerprintCompiledCode([copy]), before);
+  });
+
+  it('keys every cache of built models on it: each source that calls buildOnce( also calls builderFingerprint()', () => {
+    const sources: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) {
+          if (name !== 'dist' && name !== 'node_modules') walk(path);
+        } else if (name.endsWith('.ts') && !/\.(spec|int-spec|golden-spec|e2e-spec)\.ts$/.test(name))
+          sources.push(path);
+      }
+    };
+    for (const group of ['libs', 'apps']) walk(join(workspaceRoot(), group));
+    const callers = sources.filter(
+      (f) => /\bbuildOnce\(/.test(readFileSync(f, 'utf8')) && !f.endsWith('build-once.ts'),
+    );
+    assert.ok(callers.length >= 3, `found only ${callers.length} buildOnce callers`);
+    for (const f of callers)
+      assert.match(
+        readFileSync(f, 'utf8'),
+        /builderFingerprint\(\)/,
+        `${f} caches built models without the builder fingerprint`,
+      );
   });
 });
