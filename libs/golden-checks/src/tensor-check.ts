@@ -48,6 +48,21 @@ export class CaseChecker {
     if (this.worstName === '-') this.worstName = name;
   }
 
+  /** 8-bit images: every channel within `maxLevels` of the reference. */
+  levels(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, maxLevels: number): void {
+    if (ours.length !== ref.length) return this.fail(name, `has ${ours.length} values, reference ${ref.length}`);
+    let worst = 0;
+    let differing = 0;
+    for (let i = 0; i < ref.length; i++) {
+      const d = Math.abs(ours[i] - ref[i]);
+      if (d > 0) differing++;
+      worst = Math.max(worst, d);
+    }
+    if (differing > 0) this.note(`${name}: ${differing} of ${ref.length} channels differ, by at most ${worst}`);
+    if (worst > maxLevels) this.fail(name, `differs by ${worst} levels (allowed ${maxLevels})`);
+    if (this.worstName === '-') this.worstName = name;
+  }
+
   /** Within `ulps` float32 units in the last place, element by element (the schedule gate). */
   ulps(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, ulps = 1): void {
     if (ours.length !== ref.length) return this.fail(name, `has ${ours.length} values, reference ${ref.length}`);

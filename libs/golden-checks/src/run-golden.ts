@@ -5,6 +5,7 @@ import { CaseResult } from './case-result';
 import { MLLM_INPUTS_FORMAT, checkMllmInputsSet } from './mllm-inputs.check';
 import { checkStep1XTinySet } from './step1x-tiny.check';
 import { QWEN25VL_TINY_FORMAT, checkQwen25vlTinySet } from './qwen25vl-tiny.check';
+import { STEP1X_E2E_FORMAT, checkStep1XE2ESet } from './step1x-e2e.check';
 
 export type SetChecker = (dir: string, options: BuildOptions) => Promise<CaseResult[]>;
 
@@ -13,6 +14,7 @@ const CHECKERS: Record<string, SetChecker> = {
   'step1x-tiny/1': checkStep1XTinySet,
   [MLLM_INPUTS_FORMAT]: (dir) => checkMllmInputsSet(dir),
   [QWEN25VL_TINY_FORMAT]: checkQwen25vlTinySet,
+  [STEP1X_E2E_FORMAT]: (dir, options) => checkStep1XE2ESet(dir, options),
 };
 
 export function registerGoldenFormat(format: string, checker: SetChecker): void {
@@ -38,18 +40,27 @@ export function findGoldenSets(root: string): string[] {
   return sets;
 }
 
-/** Runs every case of one golden set; a set the checker cannot run at all becomes one failed case. */
+const setFailure = (dir: string, reason: string): CaseResult => ({
+  case: dir,
+  metric: 'exact',
+  worst: '-',
+  ok: false,
+  detail: `FAIL ${reason}`,
+});
+
+/**
+ * Runs every case of one golden set. A set the checker cannot run at all, or that yields no case (an empty or
+ * misread manifest), becomes one failed case: a set never passes by checking nothing.
+ */
 export async function checkGoldenSet(dir: string, options: BuildOptions): Promise<CaseResult[]> {
   const format = readFormat(dir) ?? '(missing manifest)';
   const checker = CHECKERS[format];
-  if (!checker)
-    return [{ case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL unknown golden format "${format}"` }];
+  if (!checker) return [setFailure(dir, `unknown golden format "${format}"`)];
   try {
-    return await checker(dir, options);
+    const results = await checker(dir, options);
+    return results.length > 0 ? results : [setFailure(dir, `the ${format} set has no case to check`)];
   } catch (err) {
-    return [
-      { case: dir, metric: 'exact', worst: '-', ok: false, detail: `FAIL ${(err as Error).stack ?? String(err)}` },
-    ];
+    return [setFailure(dir, (err as Error).stack ?? String(err))];
   }
 }
 

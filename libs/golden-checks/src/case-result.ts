@@ -13,3 +13,11 @@ export interface CaseResult {
 export const FLOAT_GATE = 1e-4;
 /** Where the reference norm is 0, the max absolute error must stay below this instead. */
 export const ZERO_REF_ABS_GATE = 1e-6;
+
+/** The tensors a failed case names in its `FAIL <tensor>: <reason>` detail lines (CaseChecker's format). */
+export function failedTensorNames(r: CaseResult): string[] {
+  return (r.detail ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('FAIL '))
+    .map((l) => l.slice(5).split(':')[0]);
+}

@@ -2,9 +2,9 @@ import { Hash, createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  BUILDER_VERSION,
   BuildOptions,
   buildOnce,
+  builderFingerprint,
   QWEN_MANIFEST_FILE,
   QwenConfig,
   QwenModelsManifest,
@@ -24,7 +24,7 @@ export interface QwenSessions {
 /**
  * Builds (or reuses from `.cache/golden-models/`) the two Qwen graphs from a golden directory's own config and one
  * of its weight files, with the debug outputs the goldens store (vision_blocks_out, inputs_embeds,
- * hidden_after_layer0). The cache key covers the builder version, config, options and the weight bytes.
+ * hidden_after_layer0). The cache key covers the builder's fingerprint (its compiled code), config, options and the weight bytes.
  */
 export async function buildQwenModelsForGoldenDir(
   dir: string,
@@ -36,7 +36,7 @@ export async function buildQwenModelsForGoldenDir(
   const weights = openQwenCheckpoint(weightsPath, qwenParameterTable(config, options));
   try {
     const hash = createHash('sha256')
-      .update(BUILDER_VERSION)
+      .update(builderFingerprint())
       .update(JSON.stringify({ config, options, debug: true }));
     // Names as the graphs see them, then every byte behind them (a file, a folder or a sharded index).
     for (const [name, t] of weights.tensors) hash.update(`${name}:${t.dtype}:${t.shape.join('x')};`);

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BUILDER_VERSION,
   BuildOptions,
   ModelsManifest,
   Checkpoint,
   buildOnce,
+  builderFingerprint,
   buildStep1XModels,
   readJsonFile,
   parseStep1XConfig,
@@ -29,7 +29,7 @@ export async function buildModelsForGoldenDir(
   options: BuildOptions,
 ): Promise<{ modelsDir: string; manifest: ModelsManifest }> {
   const configText = readFileSync(join(dir, 'config.json'), 'utf8');
-  const hash = createHash('sha256').update(BUILDER_VERSION).update(configText).update(JSON.stringify(options));
+  const hash = createHash('sha256').update(builderFingerprint()).update(configText).update(JSON.stringify(options));
   for (const f of ['dit.safetensors', 'vae.safetensors']) hash.update(readFileSync(join(dir, f)));
   const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', hash.digest('hex').slice(0, 16));
   await buildOnce(modelsDir, ['manifest.json'], async (outDir) => {
