@@ -1,5 +1,5 @@
 import { QueueName } from '@step1x/contracts';
-import { requireRedisUrl, type AppConfig } from '@step1x/config';
+import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   BullmqJobConsumer,
   BullmqJobQueue,
@@ -54,9 +54,12 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = options.modelsDir ?? (await resolveModelsDir(config.worker.modelsDir, logger)).modelsDir;
-  const pipelineOptions = options.pipeline ?? {
-    executionProviders: config.worker.executionProviders,
-    intraOpThreads: config.worker.intraOpThreads,
+  const pipelineOptions = {
+    imageLimits: imageDecodeLimits(config),
+    ...(options.pipeline ?? {
+      executionProviders: config.worker.executionProviders,
+      intraOpThreads: config.worker.intraOpThreads,
+    }),
   };
   const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, pipelineOptions));
 

@@ -34,7 +34,8 @@ export interface ImageEditor {
 
 /**
  * The input cannot be edited, whatever the retry: a client error with a code (`invalid_image`,
- * `unsupported_aspect_ratio`, …) that ends the edit as `failed`.
+ * `unsupported_aspect_ratio`, …), or `model_numerics` when the models produce NaN/Inf for it; either ends the edit
+ * as `failed`.
  */
 export class EditInputError extends Error {
   constructor(

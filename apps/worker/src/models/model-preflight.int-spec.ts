@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeImageBytes } from '@step1x/pipeline';
+import { encodeImageBytes } from '@step1x/imaging';
 import { SILENT_LOGGER } from '../worker-logger';
 import { loadWarmEditors, ModelPreflightError, resolveModelsDir } from './model-preflight';
 

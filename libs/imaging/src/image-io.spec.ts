@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeImage, encodeImageBytes, ImageInputError, ImageInputErrorCode } from './image-io';
-import { RgbImage } from './image.types';
+import { RgbImage } from './rgb-image';
 
 type Channels = 1 | 2 | 3 | 4;
 

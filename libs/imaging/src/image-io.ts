@@ -1,23 +1,66 @@
+import type { ErrorCode } from '@step1x/contracts';
 import sharp from 'sharp';
-import { PipelineError } from '../pipeline-error';
-import { assertRgbImage, RgbImage } from './image.types';
+import { assertRgbImage, RgbImage } from './rgb-image';
 
 /**
- * Image decoding and encoding at the pipeline's edge (DECISIONS §2, §9). This is the only pipeline file that
- * imports `sharp`: sharp decodes, normalises and enforces limits, but never resizes for the model (that is
- * `resample.ts`, which is bit-exact with PIL).
+ * Image decoding and encoding for the whole service (docs/MODEL.md §2, §9): the API's intake check and the worker's
+ * pipeline decode with this one function and the same limits (from MAX_IMAGE_PIXELS / MAX_ASPECT_RATIO), so every
+ * image the API accepts is one the worker can read. This library is the only place that imports `sharp`: sharp
+ * decodes, normalises and enforces limits, but never resizes for the model (that is the pipeline's `resample.ts`,
+ * which is bit-exact with PIL).
  *
- * Decoding turns anything sharp can read into the oriented 8-bit sRGB RGB image the official code would have got
- * from `Image.open(...).convert('RGB')` after EXIF orientation: alpha is flattened onto white; 16-bit, CMYK, grey
- * and palette images become 8-bit sRGB RGB; animated or multi-page inputs use their first frame.
+ * Decoding turns a PNG, JPEG, WebP, GIF or TIFF into the oriented 8-bit sRGB RGB image the official code would have
+ * got from `Image.open(...).convert('RGB')` after EXIF orientation: alpha is flattened onto white; 16-bit, CMYK,
+ * grey and palette images become 8-bit sRGB RGB; animated or multi-page inputs use their first frame.
  */
 
-export type ImageInputErrorCode = 'image_too_large' | 'image_aspect_ratio' | 'image_unreadable';
+export type ImageInputErrorCode = 'image_too_large' | 'image_aspect_ratio' | 'image_unreadable' | 'image_format_unsupported';
+
+/** The contract's code for each refusal: the API answers with it (4xx), the worker fails the edit with it. */
+export const IMAGE_ERROR_API_CODES: Readonly<Record<ImageInputErrorCode, ErrorCode>> = {
+  image_unreadable: 'invalid_image',
+  image_too_large: 'image_too_large',
+  image_aspect_ratio: 'unsupported_aspect_ratio',
+  image_format_unsupported: 'unsupported_media_type',
+};
 
 /** Bad input image; every case is the client's (a 4xx), never worth a retry. */
-export class ImageInputError extends PipelineError<ImageInputErrorCode> {
+export class ImageInputError extends Error {
   override readonly name = 'ImageInputError';
+  constructor(
+    readonly code: ImageInputErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
 }
+
+/** The input formats we decode: the raster formats `POST /v1/uploads` accepts. */
+export const INPUT_IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'gif', 'tiff'] as const;
+export type InputImageFormat = (typeof INPUT_IMAGE_FORMATS)[number];
+
+const ascii = (bytes: Uint8Array, start: number, text: string) =>
+  bytes.length >= start + text.length && [...text].every((c, i) => bytes[start + i] === c.charCodeAt(0));
+
+/**
+ * The format the file's signature names, or null. Decoding is gated on this before sharp sees the bytes: sharp
+ * (libvips) also loads SVG, whose librsvg loader can resolve references to other files and URLs, and other
+ * loaders we never meant to expose, so only these raster signatures reach it.
+ */
+export function sniffInputFormat(bytes: Uint8Array): InputImageFormat | null {
+  if (bytes.length >= 8 && ascii(bytes, 1, 'PNG') && bytes[0] === 0x89 && bytes[4] === 0x0d && bytes[5] === 0x0a)
+    return 'png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return 'webp';
+  if (ascii(bytes, 0, 'GIF87a') || ascii(bytes, 0, 'GIF89a')) return 'gif';
+  if (bytes.length >= 4 && ((ascii(bytes, 0, 'II') && bytes[2] === 42 && bytes[3] === 0) || (ascii(bytes, 0, 'MM') && bytes[2] === 0 && bytes[3] === 42)))
+    return 'tiff';
+  return null;
+}
+
+/** Image limits; the service passes MAX_IMAGE_PIXELS and MAX_ASPECT_RATIO to both the API and the worker. */
 
 export interface DecodeLimits {
   /** Largest accepted width·height of the (first frame of the) input. @defaultValue 40_000_000 (40 MP) */
@@ -60,14 +103,22 @@ function checkLimits(width: number, height: number, limits: Required<DecodeLimit
 }
 
 /**
- * Decodes encoded image bytes into an oriented 8-bit sRGB RGB image. The header is read and the limits checked
- * before any pixel is decoded, so a small file that declares a huge canvas is refused cheaply.
- * @throws ImageInputError with code image_too_large, image_aspect_ratio or image_unreadable
+ * Decodes encoded image bytes into an oriented 8-bit sRGB RGB image. The signature is checked first (SVG and every
+ * other non-raster format are refused), then the header is read and the limits checked before any pixel is
+ * decoded, so a small file that declares a huge canvas is refused cheaply.
+ * @throws ImageInputError with code image_format_unsupported, image_too_large, image_aspect_ratio or image_unreadable
  */
 export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}): Promise<RgbImage> {
   const effective = { ...DECODE_LIMIT_DEFAULTS, ...limits };
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
     throw new ImageInputError('image_unreadable', 'the image is empty');
+  }
+  const format = sniffInputFormat(bytes);
+  if (!format) {
+    throw new ImageInputError(
+      'image_format_unsupported',
+      `the image is not ${INPUT_IMAGE_FORMATS.join(', ')} (SVG and other formats are refused)`,
+    );
   }
   const options: sharp.SharpOptions = {
     limitInputPixels: effective.maxPixels,
@@ -80,6 +131,9 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}):
     metadata = await sharp(bytes, options).metadata();
   } catch (err) {
     throw unreadable(err);
+  }
+  if (metadata.format !== format) {
+    throw new ImageInputError('image_unreadable', `the image starts like ${format} but decodes as ${metadata.format}`);
   }
   const { width, height } = metadata;
   if (!width || !height) throw new ImageInputError('image_unreadable', 'the image has no dimensions');
