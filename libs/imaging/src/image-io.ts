@@ -60,6 +60,13 @@ export function sniffInputFormat(bytes: Uint8Array): InputImageFormat | null {
   return null;
 }
 
+/** Text that starts (after an optional BOM and whitespace) with `<`: SVG, XML or HTML, refused as a format. */
+function looksLikeMarkup(bytes: Uint8Array): boolean {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && i < 4096 && (bytes[i] === 0x20 || (bytes[i] >= 0x09 && bytes[i] <= 0x0d))) i++;
+  return bytes[i] === 0x3c;
+}
+
 /** Image limits; the service passes MAX_IMAGE_PIXELS and MAX_ASPECT_RATIO to both the API and the worker. */
 
 export interface DecodeLimits {
@@ -115,10 +122,12 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}):
   }
   const format = sniffInputFormat(bytes);
   if (!format) {
-    throw new ImageInputError(
-      'image_format_unsupported',
-      `the image is not ${INPUT_IMAGE_FORMATS.join(', ')} (SVG and other formats are refused)`,
-    );
+    throw looksLikeMarkup(bytes)
+      ? new ImageInputError('image_format_unsupported', 'SVG and other markup images are not accepted')
+      : new ImageInputError(
+          'image_unreadable',
+          `the image could not be decoded: not a ${INPUT_IMAGE_FORMATS.join(', ')} file`,
+        );
   }
   const options: sharp.SharpOptions = {
     limitInputPixels: effective.maxPixels,
