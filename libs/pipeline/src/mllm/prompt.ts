@@ -1,10 +1,11 @@
+import { EDIT_PARAMS } from '@step1x/contracts';
 import { QwenTokenizer } from '../tokenizer/qwen-tokenizer';
 import { EXCLAMATION_TOKEN_ID, QWEN_TOKEN } from '../tokenizer/qwen-special-tokens';
 import { InstructionRejectedError, QwenInputError } from './mllm.errors';
 import { STEP1X_PREFIX, assertStep1xPrefixIntact } from './step1x-prefix';
 
-/** DECISIONS §10: instructions longer than this many Unicode code points are refused. */
-export const MAX_INSTRUCTION_CODE_POINTS = 2000;
+/** docs/MODEL.md §10: instructions longer than this many Unicode code points are refused (the API's limit). */
+export const MAX_INSTRUCTION_CODE_POINTS = EDIT_PARAMS.instruction.maxCodePoints;
 
 /**
  * `split_string` treats a quote as a delimiter only past this code-point index of the whole rendered prompt, which
