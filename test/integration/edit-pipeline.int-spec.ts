@@ -30,7 +30,9 @@ import {
   type SessionFactory,
 } from '@step1x/pipeline';
 
-const GRAPH_FILES = ['connector', 'dit', 'vae_encoder', 'vae_decoder', 'qwen_vision', 'qwen_llm'].map((g) => `${g}.onnx`);
+const GRAPH_FILES = ['connector', 'dit', 'vae_encoder', 'vae_decoder', 'qwen_vision', 'qwen_llm'].map(
+  (g) => `${g}.onnx`,
+);
 
 function image(width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -135,7 +137,11 @@ describe('Step1XEditPipeline on ONNX Runtime (tiny models)', () => {
       const g = new GraphBuilder('vae_decoder');
       const z = g.input('z', 'float32', ['batch', 16, 'h', 'w']);
       g.output(g.mul(z, g.constFloat([2], [])), 'pixels', ['batch', 16, 'h', 'w']);
-      writeOnnxModel(g, { path: join(d, 'vae_decoder.onnx'), weights: new InMemoryWeights(new Map()), externalData: false });
+      writeOnnxModel(g, {
+        path: join(d, 'vae_decoder.onnx'),
+        weights: new InMemoryWeights(new Map()),
+        externalData: false,
+      });
     });
     const counting = countingRuns();
     await assert.rejects(Step1XEditPipeline.load(dir, { sessionFactory: counting.factory }), (error: unknown) => {

@@ -5,7 +5,7 @@ import { findSpecialToken } from './special-tokens';
 /**
  * The one definition of an edit's parameters: ranges and defaults (CONTRACT: POST /v1/edits). The API's request
  * schema, the edit object's JSON schema, the CLI's flags and the pipeline's own request check all read these, so
- * no consumer can accept what another refuses.
+ * no consumer can accept what another refuses (docs/MODEL.md §21).
  */
 export const EDIT_PARAMS = {
   instruction: { minCodePoints: 1, maxCodePoints: 2000 },
@@ -84,7 +84,11 @@ export function editParamProblems(
     const { min, max } = EDIT_PARAMS.guidance;
     const g = values.guidance;
     if (!Number.isFinite(g) || g < min || g > max) {
-      problems.push({ param: 'guidance', code: ErrorCode.OutOfRange, message: `must be in [${min}, ${max}], got ${g}` });
+      problems.push({
+        param: 'guidance',
+        code: ErrorCode.OutOfRange,
+        message: `must be in [${min}, ${max}], got ${g}`,
+      });
     }
   }
   if (values.sizeLevel !== undefined && !sizeLevels.includes(values.sizeLevel)) {

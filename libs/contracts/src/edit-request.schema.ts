@@ -85,11 +85,7 @@ export const editRequestSchema = z.strictObject({
     .max(EDIT_PARAMS.seed.max)
     .nullish()
     .transform((v) => v ?? null),
-  steps: z
-    .int()
-    .min(EDIT_PARAMS.steps.min)
-    .max(EDIT_PARAMS.steps.max)
-    .default(EDIT_REQUEST_DEFAULTS.steps),
+  steps: z.int().min(EDIT_PARAMS.steps.min).max(EDIT_PARAMS.steps.max).default(EDIT_REQUEST_DEFAULTS.steps),
   guidance: z
     .number()
     .min(EDIT_PARAMS.guidance.min)

@@ -28,7 +28,7 @@ export const ErrorCode = {
   ServiceUnavailable: 'service_unavailable',
   /**
    * Only an edit's `error.code`, never an HTTP answer: a graph produced NaN or ±Inf (e.g. fp16 overflow on a GPU),
-   * so the edit failed instead of returning a black image (docs/MODEL.md §8). Not retried: the same input and
+   * so the edit failed instead of returning a black image (docs/MODEL.md §20). Not retried: the same input and
    * weights give the same numbers.
    */
   ModelNumerics: 'model_numerics',

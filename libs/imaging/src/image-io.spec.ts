@@ -195,7 +195,8 @@ describe('decodeImage', () => {
     const external =
       '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64">' +
       '<image xlink:href="http://127.0.0.1:9/secret.png" width="64" height="64"/></svg>';
-    const selfContained = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>';
+    const selfContained =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>';
     // sharp itself would decode the self-contained one: the refusal is ours, before sharp sees the bytes.
     assert.equal((await sharp(Buffer.from(selfContained)).metadata()).format, 'svg');
     for (const text of [external, selfContained, `\ufeff \n<?xml version="1.0"?>${selfContained}`]) {

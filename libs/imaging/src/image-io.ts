@@ -14,7 +14,8 @@ import { assertRgbImage, RgbImage } from './rgb-image';
  * grey and palette images become 8-bit sRGB RGB; animated or multi-page inputs use their first frame.
  */
 
-export type ImageInputErrorCode = 'image_too_large' | 'image_aspect_ratio' | 'image_unreadable' | 'image_format_unsupported';
+export type ImageInputErrorCode =
+  'image_too_large' | 'image_aspect_ratio' | 'image_unreadable' | 'image_format_unsupported';
 
 /** The contract's code for each refusal: the API answers with it (4xx), the worker fails the edit with it. */
 export const IMAGE_ERROR_API_CODES: Readonly<Record<ImageInputErrorCode, ErrorCode>> = {
@@ -55,7 +56,11 @@ export function sniffInputFormat(bytes: Uint8Array): InputImageFormat | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return 'webp';
   if (ascii(bytes, 0, 'GIF87a') || ascii(bytes, 0, 'GIF89a')) return 'gif';
-  if (bytes.length >= 4 && ((ascii(bytes, 0, 'II') && bytes[2] === 42 && bytes[3] === 0) || (ascii(bytes, 0, 'MM') && bytes[2] === 0 && bytes[3] === 42)))
+  if (
+    bytes.length >= 4 &&
+    ((ascii(bytes, 0, 'II') && bytes[2] === 42 && bytes[3] === 0) ||
+      (ascii(bytes, 0, 'MM') && bytes[2] === 0 && bytes[3] === 42))
+  )
     return 'tiff';
   return null;
 }

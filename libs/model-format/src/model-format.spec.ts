@@ -62,7 +62,9 @@ describe('models folder manifests', () => {
     const graphs = { connector: 'connector.onnx', dit: 'dit.onnx' };
     assert.throws(
       () => assertStep1XManifest(step1xManifest({ graphs, config: {}, size_levels: { supported: [], default: 1 } })),
-      refusal(/graphs\.vae_encoder is missing; .*graphs\.vae_decoder is missing; .*config\.dit.*; .*size_levels must be/),
+      refusal(
+        /graphs\.vae_encoder is missing; .*graphs\.vae_decoder is missing; .*config\.dit.*; .*size_levels must be/,
+      ),
     );
     assert.throws(
       () => assertQwenManifest({ format: QWEN_MODELS_FORMAT, graphs: { qwen_vision: 'v.onnx' } }),
@@ -107,7 +109,9 @@ describe('graph signatures', () => {
     ]);
     assert.throws(
       () => assertGraphSignature('dit', 'dit.onnx', loaded),
-      refusal(/graph dit \(dit\.onnx\) does not match the models format: missing input t_vec; .*expected inputs img, txt/),
+      refusal(
+        /graph dit \(dit\.onnx\) does not match the models format: missing input t_vec; .*expected inputs img, txt/,
+      ),
     );
   });
 });

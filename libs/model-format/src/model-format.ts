@@ -2,7 +2,7 @@
  * The models folder as a contract between its writer (`@step1x/model-builder`, `step1x models build`) and its reader
  * (`@step1x/pipeline`): format ids, manifest shapes, graph file names and every graph's inputs and outputs. Both
  * sides import these declarations, so a graph renamed on one side fails the other's build or its load-time check
- * (docs/MODEL.md §7) instead of a run that reads `undefined`.
+ * (docs/MODEL.md §19) instead of a run that reads `undefined`.
  */
 
 /** Written into `manifest.json`; the pipeline refuses any other value. */
@@ -46,7 +46,7 @@ const f32 = (name: string, rank: number): TensorSpec => ({ name, dtype: 'float32
 const i64 = (name: string, rank: number): TensorSpec => ({ name, dtype: 'int64', rank });
 
 /**
- * Every graph's interface. Names follow the official variable names (docs/MODEL.md §7); shapes are documented beside
+ * Every graph's interface. Names follow the official variable names (docs/MODEL.md §16, §19); shapes are documented beside
  * the graph builders in `libs/model-builder/src/models`.
  */
 export const GRAPH_SIGNATURES: Readonly<Record<GraphName, GraphSignature>> = {
@@ -84,7 +84,7 @@ export const GRAPH_SIGNATURES: Readonly<Record<GraphName, GraphSignature>> = {
   },
 };
 
-/** Builds store weights in fp32, or fp16 for the DiT/connector linear and conv weights (docs/MODEL.md §3). */
+/** Builds store weights in fp32, or fp16 for the DiT/connector linear and conv weights (docs/MODEL.md §4). */
 export type ModelPrecision = 'fp32' | 'fp16';
 /** Plain attention (explicit softmax) or ONNX Runtime's fused `com.microsoft.MultiHeadAttention`. */
 export type AttentionKind = 'plain' | 'fused';

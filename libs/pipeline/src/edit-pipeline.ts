@@ -122,7 +122,7 @@ export class Step1XEditPipeline {
 
   /**
    * Opens every graph of a models folder. Before any run it checks the manifests' format and every session's input
-   * and output names against `@step1x/model-format` (docs/MODEL.md §7), so a folder from another builder version
+   * and output names against `@step1x/model-format` (docs/MODEL.md §19), so a folder from another builder version
    * fails here with the mismatch named, not mid-edit.
    * @throws ModelFormatError for a wrong format or a graph whose interface differs
    */
@@ -202,7 +202,7 @@ export class Step1XEditPipeline {
     };
 
     // Numerics: each stage's output is checked once (mllm, reference latent, final latent, decoded image), never per
-    // step; a NaN in the connector or DiT reaches the final latent through every later step (docs/MODEL.md §8).
+    // step; a NaN in the connector or DiT reaches the final latent through every later step (docs/MODEL.md §20).
 
     // 1. Preprocess: decode (limits, orientation, sRGB) and the size_level resize (Lanczos, multiples of 16).
     const source =

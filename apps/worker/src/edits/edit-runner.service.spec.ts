@@ -274,7 +274,10 @@ describe('EditRunner', () => {
     );
     assert.equal(h.edits.record.status, 'failed');
     assert.equal(h.edits.record.error?.code, 'model_numerics');
-    assert.match(h.edits.record.error?.message ?? '', /non-finite output \(NaN at element 3 of 12\) from the VAE decoder/);
+    assert.match(
+      h.edits.record.error?.message ?? '',
+      /non-finite output \(NaN at element 3 of 12\) from the VAE decoder/,
+    );
     assert.equal(h.edits.record.output, null);
     assert.equal(h.events().at(-1)!.data.status, 'failed');
   });

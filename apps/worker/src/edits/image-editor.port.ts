@@ -19,10 +19,10 @@ export interface EditedImage {
   /** The encoded result in `format`. */
   bytes: Buffer;
   contentType: string;
-  /** Always the oriented input's size (DECISIONS §9). */
+  /** Always the oriented input's size (docs/MODEL.md §9). */
   width: number;
   height: number;
-  /** The 640-token window cut the instruction (DECISIONS §10). */
+  /** The 640-token window cut the instruction (docs/MODEL.md §10). */
   truncated: boolean;
 }
 

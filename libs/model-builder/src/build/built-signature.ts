@@ -23,7 +23,9 @@ export function assertBuiltSignature(name: GraphName, graph: GraphBuilder): void
   const debug = signature.debugOutputs ?? [];
   const required = graph.outputs.filter((o) => !debug.some((d) => d.name === o.name));
   const extras = graph.outputs.filter((o) => debug.some((d) => d.name === o.name));
-  const extrasOk = extras.every((o) => debug.some((d) => d.name === o.name && d.dtype === o.elemType && d.rank === o.shape.length));
+  const extrasOk = extras.every((o) =>
+    debug.some((d) => d.name === o.name && d.dtype === o.elemType && d.rank === o.shape.length),
+  );
   if (!sameSpecs(graph.inputs, signature.inputs) || !sameSpecs(required, signature.outputs) || !extrasOk) {
     throw new Error(
       `graph ${name} does not match @step1x/model-format: built inputs ${describeBuilt(graph.inputs)}, outputs ` +

@@ -33,7 +33,7 @@ function inMemory(tensors: Map<string, Float32Array>, table: ReadonlyMap<string,
 }
 
 /**
- * Builds models with random weights (DECISIONS §5) into `outDir`: every parameter drawn, including the modulation
+ * Builds models with random weights (docs/MODEL.md §5) into `outDir`: every parameter drawn, including the modulation
  * layers the official code zero-initialises, so outputs depend on every input.
  */
 export async function buildRandomModels(

@@ -69,7 +69,7 @@ export function buildVaeDecoderGraph(cfg: Step1XConfig, options: BuildOptions): 
   return g;
 }
 
-/** The VAE is small (84 M params) and sensitive; it always runs in float32 (DECISIONS §4). */
+/** The VAE is small (84 M params) and sensitive; it always runs in float32 (docs/MODEL.md §4). */
 function vaeOptions(options: BuildOptions): BuildOptions {
   return { precision: 'fp32', attention: options.attention };
 }

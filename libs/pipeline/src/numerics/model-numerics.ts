@@ -12,7 +12,7 @@ const PRODUCED_BY: Readonly<Record<NumericsCheckpoint, string>> = {
 
 /**
  * A graph produced NaN or ±Inf (typically fp16 overflow on a GPU). The edit fails with `model_numerics` instead of
- * returning a black or noisy image marked succeeded (docs/MODEL.md §8); a retry would give the same numbers.
+ * returning a black or noisy image marked succeeded (docs/MODEL.md §20); a retry would give the same numbers.
  */
 export class ModelNumericsError extends PipelineError<'model_numerics'> {
   override readonly name = 'ModelNumericsError';
