@@ -36,6 +36,10 @@ const CASES: [ApiField, unknown][] = [
   ['instruction', 'a'.repeat(2001)],
   ['instruction', ' \n\t'],
   ['instruction', 'hi <|vision_start|>'],
+  ['instruction', 'a\u0000b'],
+  ['instruction', 'lone \ud83d high'],
+  ['instruction', 'lone \ude00 low'],
+  ['instruction', 'paired \ud83d\ude00 ok'],
 ];
 
 const PIPELINE_NAME: Record<ApiField, string> = {
@@ -74,6 +78,13 @@ describe('EDIT_PARAMS: one definition of the edit parameters', () => {
       const shared = sharedVerdict(field, value);
       assert.equal(shared, api, `${field}=${JSON.stringify(value).slice(0, 40)}: API ${api}, shared ${shared}`);
     }
+  });
+
+  it('refuses NUL and unpaired surrogates in the instruction (400 invalid_request), keeps paired ones', () => {
+    assert.equal(apiVerdict('instruction', 'make it \u0000 blue'), 'invalid_request');
+    assert.equal(apiVerdict('instruction', 'make it \ud800 blue'), 'invalid_request');
+    assert.equal(apiVerdict('instruction', 'make it \udfff blue'), 'invalid_request');
+    assert.equal(apiVerdict('instruction', 'make it 😀 blue'), null);
   });
 
   it('the API defaults are the shared defaults', () => {

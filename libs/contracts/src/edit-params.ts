@@ -27,7 +27,10 @@ export interface EditParamProblem {
   readonly message: string;
 }
 
-/** Why an instruction is refused (length, blank, special-token literal), or null. */
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one (no `u` flag: code units). */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why an instruction is refused (length, blank, NUL, unpaired surrogate, special-token literal), or null. */
 export function instructionProblem(text: string): Omit<EditParamProblem, 'param'> | null {
   const { minCodePoints, maxCodePoints } = EDIT_PARAMS.instruction;
   const codePoints = [...text].length;
@@ -38,6 +41,11 @@ export function instructionProblem(text: string): Omit<EditParamProblem, 'param'
     };
   }
   if (!/\S/u.test(text)) return { code: ErrorCode.InvalidRequest, message: 'must not be only whitespace' };
+  // The tokenizer cannot represent these faithfully: NUL is no text, and an unpaired surrogate has no UTF-8 form.
+  if (text.includes('\u0000')) return { code: ErrorCode.InvalidRequest, message: 'must not contain NUL (U+0000)' };
+  if (UNPAIRED_SURROGATE.test(text)) {
+    return { code: ErrorCode.InvalidRequest, message: 'must not contain an unpaired UTF-16 surrogate' };
+  }
   const token = findSpecialToken(text);
   if (token) return { code: ErrorCode.InstructionContainsSpecialToken, message: `contains the special token ${token}` };
   return null;
