@@ -43,6 +43,16 @@ function checkSizeLevels(file: string, levels: unknown): string[] {
   return ok ? [] : [`${file}: size_levels must be { supported: [positive integers], default: one of them }`];
 }
 
+function assertFormat(raw: unknown, file: string, format: string): asserts raw is Record<string, unknown> {
+  if (!isRecord(raw)) throw new ModelFormatError(`${file}: not a JSON object`);
+  if (raw.format !== format) {
+    throw new ModelFormatError(
+      `${file}: format is ${JSON.stringify(raw.format)}, this build reads "${format}"; ` +
+        'rebuild the models with `step1x models build`',
+    );
+  }
+}
+
 function fail(problems: readonly string[]): void {
   if (problems.length > 0) throw new ModelFormatError(problems.join('; '));
 }
@@ -52,13 +62,7 @@ function fail(problems: readonly string[]): void {
  * @throws ModelFormatError naming every problem
  */
 export function assertStep1XManifest(raw: unknown, file = 'manifest.json'): Step1XModelsManifest {
-  if (!isRecord(raw)) throw new ModelFormatError(`${file}: not a JSON object`);
-  if (raw.format !== STEP1X_MODELS_FORMAT) {
-    throw new ModelFormatError(
-      `${file}: format is ${JSON.stringify(raw.format)}, this build reads "${STEP1X_MODELS_FORMAT}"; ` +
-        'rebuild the models with `step1x models build`',
-    );
-  }
+  assertFormat(raw, file, STEP1X_MODELS_FORMAT);
   const config = raw.config;
   fail([
     ...checkGraphTable(file, raw.graphs, STEP1X_GRAPH_NAMES),
@@ -72,13 +76,7 @@ export function assertStep1XManifest(raw: unknown, file = 'manifest.json'): Step
 
 /** @throws ModelFormatError naming every problem */
 export function assertQwenManifest(raw: unknown, file = 'qwen-manifest.json'): QwenModelsManifest {
-  if (!isRecord(raw)) throw new ModelFormatError(`${file}: not a JSON object`);
-  if (raw.format !== QWEN_MODELS_FORMAT) {
-    throw new ModelFormatError(
-      `${file}: format is ${JSON.stringify(raw.format)}, this build reads "${QWEN_MODELS_FORMAT}"; ` +
-        'rebuild the models with `step1x models build`',
-    );
-  }
+  assertFormat(raw, file, QWEN_MODELS_FORMAT);
   fail(checkGraphTable(file, raw.graphs, QWEN_GRAPH_NAMES));
   return raw as unknown as QwenModelsManifest;
 }
