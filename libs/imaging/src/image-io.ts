@@ -73,7 +73,6 @@ function looksLikeMarkup(bytes: Uint8Array): boolean {
 }
 
 /** Image limits; the service passes MAX_IMAGE_PIXELS and MAX_ASPECT_RATIO to both the API and the worker. */
-
 export interface DecodeLimits {
   /** Largest accepted width·height of the (first frame of the) input. @defaultValue 40_000_000 (40 MP) */
   readonly maxPixels?: number;
