@@ -155,6 +155,24 @@ describe('Step1XEditPipeline on ONNX Runtime (tiny models)', () => {
     assert.equal(counting.runs(), 0);
   });
 
+  it('refuses a graph whose input and output have the right names but the wrong dtype', async () => {
+    const dir = folder('wrong-dtype', (d) => {
+      rmSync(join(d, 'vae_decoder.onnx'));
+      const g = new GraphBuilder('vae_decoder');
+      const latent = g.input('latent', 'int64', ['batch', 16, 'h', 'w']);
+      g.output(g.op('Identity', [latent]), 'image', ['batch', 16, 'h', 'w']);
+      writeOnnxModel(g, {
+        path: join(d, 'vae_decoder.onnx'),
+        weights: new InMemoryWeights(new Map()),
+        externalData: false,
+      });
+    });
+    await assert.rejects(
+      Step1XEditPipeline.load(dir),
+      /graph vae_decoder \(vae_decoder\.onnx\) does not match the models format: input latent is int64\[rank 4\], expected float32\[rank 4\]; output image is int64\[rank 4\], expected float32\[rank 4\]/,
+    );
+  });
+
   it('checks the request against the shared ranges and the models size levels before any work', async () => {
     const counting = countingRuns();
     const pipeline = await Step1XEditPipeline.load(modelsDir, { sessionFactory: counting.factory });

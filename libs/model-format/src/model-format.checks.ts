@@ -9,6 +9,7 @@ import {
   STEP1X_MODELS_FORMAT,
   SizeLevels,
   Step1XModelsManifest,
+  TensorSpec,
 } from './model-format';
 
 /** The models folder does not match the format this code reads; the message names every mismatch. */
@@ -86,15 +87,42 @@ export function manifestSizeLevels(manifest: Pick<Step1XModelsManifest, 'size_le
   return manifest.size_levels ?? FULL_MODEL_SIZE_LEVELS;
 }
 
-/** What a loaded graph says about itself: ONNX Runtime sessions expose these names before any run. */
+/** A loaded value's element type (`float32`, `int64`, …) and rank, where the runtime reports them. */
+export interface LoadedTensorInfo {
+  readonly name: string;
+  readonly dtype: string;
+  /** Number of dimensions; `null` when the runtime does not know the shape. */
+  readonly rank: number | null;
+}
+
+/** What a loaded graph says about itself: ONNX Runtime sessions expose these before any run. */
 export interface GraphInterface {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** When present (ONNX Runtime reports them), every declared value's dtype and rank are checked too. */
+  readonly inputInfo?: readonly LoadedTensorInfo[];
+  readonly outputInfo?: readonly LoadedTensorInfo[];
+}
+
+function typeProblems(kind: string, declared: readonly TensorSpec[], loaded?: readonly LoadedTensorInfo[]): string[] {
+  if (!loaded) return [];
+  const problems: string[] = [];
+  for (const spec of declared) {
+    const info = loaded.find((t) => t.name === spec.name);
+    if (!info) continue; // a missing value is reported by name
+    if (info.dtype !== spec.dtype || (info.rank !== null && info.rank !== spec.rank)) {
+      problems.push(
+        `${kind} ${spec.name} is ${info.dtype}[rank ${info.rank ?? '?'}], expected ${spec.dtype}[rank ${spec.rank}]`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**
  * The differences between a loaded graph and its signature: missing or unexpected inputs (a feed the graph does not
- * declare fails every run), and missing outputs. Debug outputs are allowed but never required.
+ * declare fails every run), missing or unexpected outputs, and, where the runtime reports them, dtypes and ranks.
+ * Debug outputs are allowed but never required.
  */
 export function graphSignatureProblems(graph: GraphName, loaded: GraphInterface): string[] {
   const signature = GRAPH_SIGNATURES[graph];
@@ -109,6 +137,10 @@ export function graphSignatureProblems(graph: GraphName, loaded: GraphInterface)
   if (unexpectedInputs.length) problems.push(`unexpected input ${unexpectedInputs.join(', ')}`);
   if (missingOutputs.length) problems.push(`missing output ${missingOutputs.join(', ')}`);
   if (unexpectedOutputs.length) problems.push(`unexpected output ${unexpectedOutputs.join(', ')}`);
+  problems.push(...typeProblems('input', signature.inputs, loaded.inputInfo));
+  problems.push(
+    ...typeProblems('output', [...signature.outputs, ...(signature.debugOutputs ?? [])], loaded.outputInfo),
+  );
   return problems;
 }
 

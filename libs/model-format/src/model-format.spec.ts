@@ -95,6 +95,31 @@ describe('graph signatures', () => {
     );
   });
 
+  it('name a wrong dtype or rank where the runtime reports them, and accept an unknown rank', () => {
+    const encoder = matching('vae_encoder');
+    const info = (names: readonly string[], dtype: string, rank: number | null) =>
+      names.map((name) => ({ name, dtype, rank }));
+    assert.deepEqual(
+      graphSignatureProblems('vae_encoder', {
+        ...encoder,
+        inputInfo: info(encoder.inputNames, 'float32', null),
+        outputInfo: info(encoder.outputNames, 'float32', 4),
+      }),
+      [],
+    );
+    assert.deepEqual(
+      graphSignatureProblems('vae_encoder', {
+        ...encoder,
+        inputInfo: info(encoder.inputNames, 'float16', 4),
+        outputInfo: [...info(['latent', 'enc_mean'], 'float32', 4), ...info(['enc_logvar'], 'float32', 3)],
+      }),
+      [
+        'input image is float16[rank 4], expected float32[rank 4]',
+        'output enc_logvar is float32[rank 3], expected float32[rank 4]',
+      ],
+    );
+  });
+
   it('name a renamed input, an extra input and a missing output', () => {
     const dit = matching('dit');
     const loaded = {

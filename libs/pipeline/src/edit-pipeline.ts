@@ -121,9 +121,9 @@ export class Step1XEditPipeline {
   ) {}
 
   /**
-   * Opens every graph of a models folder. Before any run it checks the manifests' format and every session's input
-   * and output names against `@step1x/model-format` (docs/MODEL.md §19), so a folder from another builder version
-   * fails here with the mismatch named, not mid-edit.
+   * Opens every graph of a models folder. Before any run it checks the manifests' format and every session's inputs
+   * and outputs (names, and dtypes and ranks as ONNX Runtime reports them) against `@step1x/model-format`
+   * (docs/MODEL.md §19), so a folder from another builder version fails here with the mismatch named, not mid-edit.
    * @throws ModelFormatError for a wrong format or a graph whose interface differs
    */
   static async load(modelsDir: string, options: PipelineLoadOptions = {}): Promise<Step1XEditPipeline> {
