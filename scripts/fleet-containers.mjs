@@ -348,7 +348,7 @@ async function main() {
     if (mb > IMAGE_BUDGET_MB[target])
       failures.push(`${target} is ${mb} MB, over its ${IMAGE_BUDGET_MB[target]} MB budget`);
   }
-  for (const forbidden of ['@step1x/model-builder', '@step1x/local-services', '@step1x/cli']) {
+  for (const forbidden of ['@step1x/model-builder', '@step1x/local-services', '@step1x/cli', '@step1x/golden-checks']) {
     if (report.checks.workerShips.includes(forbidden)) failures.push(`the worker image ships ${forbidden}`);
   }
   if (report.checks.redisAppendonly !== 'yes') failures.push(`Redis appendonly is ${report.checks.redisAppendonly}`);

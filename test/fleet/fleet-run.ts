@@ -4,10 +4,18 @@
 // (scaling-rule.ts). A bursty load goes in; on the way one worker is SIGKILLed and scale-in SIGTERMs others.
 import { randomUUID } from 'node:crypto';
 import type { EditObject } from '@step1x/contracts';
-import { ensureTinyModels } from '@step1x/model-builder';
-import { FAST_TIMINGS, multipartOf, pngOf, spawnService, type ServiceProcess } from '../e2e/service-harness';
+import {
+  API_MAIN,
+  FAST_TIMINGS,
+  multipartOf,
+  pngOf,
+  spawnService,
+  WORKER_MAIN,
+  type ServiceProcess,
+} from '../e2e/service-harness';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { startS3rver, type S3rverHandle } from '../support/s3rver';
+import { tinyModelsDir } from '../support/tiny-models';
 import { startCountingS3Proxy, type CountingS3Proxy } from './counting-s3-proxy';
 import { loadScalingRule, scaleRuleTime, ScalingController, type ScalingRule } from './scaling-rule';
 
@@ -120,7 +128,8 @@ class WorkerPool {
   }
 
   private start(): void {
-    const process = spawnService({ ...this.env, ROLE: 'worker' });
+    // The production entry point, as the worker image runs it.
+    const process = spawnService({ ...this.env, ROLE: 'worker' }, [WORKER_MAIN]);
     const member: PoolMember = { id: this.nextId++, process, startedAt: Date.now(), readyAt: null, state: 'starting' };
     this.members.push(member);
     process.waitForOutput(/taking jobs/, 10 * 60_000).then(
@@ -152,7 +161,7 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
     { ...clusterRule, maxReplicas: Math.min(clusterRule.maxReplicas, profile.maxReplicas ?? Infinity) },
     profile.timeScale,
   );
-  const { modelsDir } = await ensureTinyModels();
+  const modelsDir = await tinyModelsDir();
   let redis: RedisServerHandle | null = null;
   let s3: S3rverHandle | null = null;
   let proxy: CountingS3Proxy | null = null;
@@ -190,8 +199,10 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
       BULLMQ_MAX_STALLED_COUNT: '5',
       EDIT_MAX_ATTEMPTS: '5',
     };
-    for (let i = 0; i < 2; i++) apis.push(spawnService({ ...env, ROLE: 'api', LOG_LEVEL: 'warn' }));
-    const apiUrls = await Promise.all(apis.map(async (api) => (await api.waitForOutput(/is up at (http:\/\/\S+)/))[1]));
+    for (let i = 0; i < 2; i++) apis.push(spawnService({ ...env, ROLE: 'api', LOG_LEVEL: 'warn' }, [API_MAIN]));
+    const apiUrls = await Promise.all(
+      apis.map(async (api) => (await api.waitForOutput(/API listening on (http:\/\/\S+)/))[1]),
+    );
     log(`APIs at ${apiUrls.join(', ')}; models ${modelsDir}`);
 
     pool = new WorkerPool(env);

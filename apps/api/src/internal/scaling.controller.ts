@@ -3,7 +3,7 @@ import { Controller, Get, Headers, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { AppConfig } from '@step1x/config';
 import { ApiError, ErrorCode } from '@step1x/contracts';
-import type { JobQueue, Lane, QueueLoad } from '@step1x/queue';
+import type { JobQueue, Lane, QueueLoad } from '@step1x/job-queue';
 import { DEPS, type Clock } from '../api-deps';
 
 /** The body of `GET /internal/scaling`; KEDA's metrics-api trigger reads `backlog` (docs/DEPLOY.md, "Autoscaling"). */
