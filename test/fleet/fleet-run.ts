@@ -195,6 +195,8 @@ export async function runFleet(profile: FleetProfile, log: (line: string) => voi
       // twice). 15 s keeps that away and still re-runs a SIGKILLed worker's edit within the test.
       BULLMQ_LOCK_DURATION_MS: '15000',
       BULLMQ_STALLED_INTERVAL_MS: '2000',
+      // The tiny models have random weights: outside local mode a worker serves them only when told to.
+      ALLOW_RANDOM_WEIGHTS: 'true',
       // A SIGKILLed worker's edit must be re-run, not failed: allow as many stalls as the test can cause.
       BULLMQ_MAX_STALLED_COUNT: '5',
       EDIT_MAX_ATTEMPTS: '5',
