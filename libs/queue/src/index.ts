@@ -10,3 +10,4 @@ export * from './redis-stores';
 export * from './redis-cancel-bus';
 export * from './bullmq-job-queue';
 export * from './bullmq-job-consumer';
+export * from './edit-reconciler';

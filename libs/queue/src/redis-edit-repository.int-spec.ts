@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { newEditId, type EditRecord, type EditStatus } from '@step1x/contracts';
+import { makeRecord } from './testing/edit-records';
 import { closeRedisClient, createRedisClient } from './redis-connection';
 import { RedisEditRepository } from './redis-edit-repository';
 import { RedisKeys } from './redis-keys';
@@ -15,39 +16,6 @@ import {
 } from './redis-stores';
 import type { EditListPosition } from './store.ports';
 import { startTestRedis, type TestRedisServer } from './testing/real-redis';
-
-function makeRecord(tenantId: string, createdAtMs: number, overrides: Partial<EditRecord> = {}): EditRecord {
-  const id = newEditId(createdAtMs);
-  return {
-    id,
-    tenantId,
-    status: 'queued',
-    createdAt: new Date(createdAtMs).toISOString(),
-    startedAt: null,
-    completedAt: null,
-    progress: { step: 0, total: 28 },
-    attempts: 0,
-    cancelRequested: false,
-    input: {
-      instruction: 'add a hat — «ünïcode» 🎩',
-      seed: 4_294_967_295,
-      steps: 28,
-      guidance: 6,
-      size_level: 512,
-      output_format: 'png',
-      priority: 'interactive',
-      width: 640,
-      height: 480,
-      truncated: null,
-    },
-    inputKey: `inputs/${tenantId}/${id}`,
-    output: null,
-    error: null,
-    metadata: { tags: [], nested: { empty: {} }, n: 1.5 },
-    webhook: null,
-    ...overrides,
-  };
-}
 
 describe('RedisEditRepository (real redis-server)', () => {
   let server: TestRedisServer;
