@@ -33,8 +33,26 @@ function issue(apiCode: ErrorCode, message: string) {
   return { code: 'custom' as const, message, params };
 }
 
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why the text cannot reach the tokenizer as it is, or null: a NUL (C strings and several tools stop there) or an
+ * unpaired UTF-16 surrogate (no code point, so it has no UTF-8 bytes to tokenize faithfully).
+ */
+export function unrepresentableTextProblem(text: string): string | null {
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) return `contains a NUL character at index ${nul}`;
+  if (UNPAIRED_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate (not a Unicode code point)';
+  return null;
+}
+
 const instruction = z.string().check((ctx) => {
   const text = ctx.value;
+  const unrepresentable = unrepresentableTextProblem(text);
+  if (unrepresentable) {
+    ctx.issues.push({ ...issue(ErrorCode.InvalidRequest, unrepresentable), input: text });
+    return;
+  }
   const codePoints = [...text].length;
   if (codePoints < 1 || codePoints > EDIT_REQUEST_LIMITS.instructionMaxCodePoints) {
     ctx.issues.push({
