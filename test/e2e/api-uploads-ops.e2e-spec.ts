@@ -74,7 +74,10 @@ describe('API uploads (e2e)', () => {
     assert.deepEqual([over.status, over.code, over.param], [413, 'payload_too_large', 'image_key']);
 
     const smaller = await ticketFor(png.length + 10);
-    assert.equal((await fetch(smaller.upload_url, { method: 'PUT', body: png, headers: { 'content-type': 'image/png' } })).status, 200);
+    assert.equal(
+      (await fetch(smaller.upload_url, { method: 'PUT', body: png, headers: { 'content-type': 'image/png' } })).status,
+      200,
+    );
     const short = await errorOf(await createFromKey(smaller.image_key));
     assert.deepEqual([short.status, short.code, short.param], [400, 'invalid_request', 'image_key']);
 
