@@ -44,9 +44,13 @@ export interface ServiceProcess {
   exited: Promise<ProcessExit>;
 }
 
-/** Spawns `step1x start` with exactly `env` (plus PATH/HOME), so nothing leaks in from the test's environment. */
-export function spawnService(env: Record<string, string>): ServiceProcess {
-  const managed = spawnManaged(process.execPath, [CLI, 'start'], {
+/**
+ * Spawns `step1x start` with exactly `env` (plus PATH/HOME), so nothing leaks in from the test's environment.
+ * `wrapper` runs it through a command prefix that ends by exec'ing its arguments (e.g. `unshare --mount …`).
+ */
+export function spawnService(env: Record<string, string>, wrapper: readonly string[] = []): ServiceProcess {
+  const command = [...wrapper, process.execPath, CLI, 'start'];
+  const managed = spawnManaged(command[0], command.slice(1), {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
   });
   return {
