@@ -117,6 +117,7 @@ function hostsWrapper(dir: string): string[] | null {
 }
 
 function imageHostResponder(images: HostileImage[]) {
+  const huge = Buffer.alloc(25 * 1024 * 1024, 1);
   return (request: { path: string }): ScriptedResponse => {
     const url = new URL(request.path, 'http://host');
     const image = /^\/img\/(\d+)$/.exec(url.pathname);
@@ -138,9 +139,9 @@ function imageHostResponder(images: HostileImage[]) {
       case '/redirect-empty':
         return { status: 302 };
       case '/slow':
-        return { status: 200, headers: { 'content-type': 'image/png' }, body: images[0].bytes, delayMs: 4000 };
+        return { status: 200, headers: { 'content-type': 'image/png' }, body: images[0].bytes, delayMs: 6000 };
       case '/huge':
-        return { status: 200, headers: { 'content-type': 'image/png' }, body: Buffer.alloc(25 * 1024 * 1024, 1) };
+        return { status: 200, headers: { 'content-type': 'image/png' }, body: huge };
       default:
         return { status: url.pathname.startsWith('/hook') ? 200 : 404 };
     }
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
       PORT: String(apiPort),
       API_KEYS: `${TENANTS.acme.id}:${TENANTS.acme.key},${TENANTS.globex.id}:${TENANTS.globex.key}`,
       EGRESS_ALLOWLIST: '127.0.0.2/32',
-      IMAGE_FETCH_TIMEOUT_MS: '1500',
+      IMAGE_FETCH_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'warn',
     },
     wrapper ?? [],

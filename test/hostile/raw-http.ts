@@ -92,25 +92,38 @@ export function sendRaw(
       });
     };
     const timer = setTimeout(() => finish(true), timeoutMs);
+    let answered = false;
+    /**
+     * Writes in 64 KB pieces and stops as soon as a final answer arrived, as curl does: a server that refuses a
+     * large body early (413) closes the connection, and writing on would only end in EPIPE.
+     */
+    const writeFrom = (bytes: Buffer, offset: number, then: () => void) => {
+      if (answered || socket.destroyed) return;
+      if (offset >= bytes.length) return then();
+      const end = Math.min(bytes.length, offset + 65_536);
+      const more = socket.write(bytes.subarray(offset, end));
+      if (more) setImmediate(() => writeFrom(bytes, end, then));
+      else socket.once('drain', () => writeFrom(bytes, end, then));
+    };
+    const endIfAsked = () => {
+      if (request.halfClose) socket.end();
+    };
     const sendRest = () => {
       if (sentRest) return;
       sentRest = true;
-      socket.write(request.bytes.subarray(request.expectContinue?.headBytes ?? 0), () => {
-        if (request.halfClose) socket.end();
-      });
+      writeFrom(request.bytes, request.expectContinue?.headBytes ?? 0, endIfAsked);
     };
     socket.on('connect', () => {
       if (request.expectContinue) {
         socket.write(request.bytes.subarray(0, request.expectContinue.headBytes));
         return;
       }
-      socket.write(request.bytes, () => {
-        if (request.halfClose) socket.end();
-      });
+      writeFrom(request.bytes, 0, endIfAsked);
     });
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       const parsed = parseResponse(Buffer.concat(chunks));
+      if (parsed.final) answered = true;
       if (parsed.final && parsed.complete) finish(false);
       else if (!parsed.final && parsed.interim.includes(100)) sendRest();
     });
