@@ -25,6 +25,8 @@ export function summarise(results: readonly CaseResult[]): string[] {
       `${group.padEnd(18)} ${String(r.total).padStart(4)} cases: ${r.refused} refused (4xx), ${r.accepted} accepted and edited, ${r.answered} other 2xx, ${r.failed} failed`,
   );
   const failed = results.filter((r) => r.problem).length;
+  const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 3);
+  lines.push(`slowest answers: ${slowest.map((r) => `${r.group} / ${r.name} ${r.ms} ms`).join('; ')}`);
   lines.push(`hostile corpus: ${results.length} cases, ${results.length - failed} as required, ${failed} failed`);
   return lines;
 }

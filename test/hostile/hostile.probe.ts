@@ -22,6 +22,8 @@ export interface CaseResult {
   status: number | null;
   code: string | null;
   outcome: 'refused' | 'accepted' | 'answered';
+  /** Time to the answer. */
+  ms: number;
   /** Terminal status of an accepted edit. */
   editStatus?: string;
   problem: string | null;
@@ -148,7 +150,7 @@ function imageHostResponder(images: HostileImage[]) {
   };
 }
 
-function judge(testCase: HostileCase, response: RawResponse): Omit<CaseResult, 'group' | 'name'> {
+function judge(testCase: HostileCase, response: RawResponse): Omit<CaseResult, 'group' | 'name' | 'ms'> {
   const answered = (
     problem: string | null,
     outcome: CaseResult['outcome'] = 'answered',
@@ -270,10 +272,12 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   const accepted: Array<{ index: number; id: string }> = [];
   for (const testCase of cases) {
-    let verdict: Omit<CaseResult, 'group' | 'name'>;
+    let verdict: Omit<CaseResult, 'group' | 'name' | 'ms'>;
     let response: RawResponse | null = null;
+    const sentAt = Date.now();
     try {
-      response = await sendRaw(apiPort, await testCase.build(context), 15_000);
+      // Generous: on a loaded 2-core machine an answer can wait behind a running edit; a hang still shows.
+      response = await sendRaw(apiPort, await testCase.build(context), 60_000);
       verdict = judge(testCase, response);
     } catch (error) {
       verdict = { status: null, code: null, outcome: 'answered', problem: `the case itself failed: ${String(error)}` };
@@ -281,7 +285,7 @@ async function main(): Promise<void> {
     if (verdict.outcome === 'accepted' && response) {
       accepted.push({ index: results.length, id: (JSON.parse(response.body.toString('utf8')) as EditObject).id });
     }
-    results.push({ group: testCase.group, name: testCase.name, ...verdict });
+    results.push({ group: testCase.group, name: testCase.name, ms: Date.now() - sentAt, ...verdict });
   }
 
   // Every accepted edit must reach `succeeded`.
