@@ -253,6 +253,11 @@ function jsonCases(): HostileCase[] {
   return cases;
 }
 
+/** A multipart body of `instruction` plus one more part. */
+const withPart =
+  (part: { name: string; value: string | Buffer; filename?: string; type?: string }) => (ctx: HostileContext) =>
+    multipart(ctx, multipartBody(BOUNDARY, [{ name: 'instruction', value: 'x' }, part]));
+
 function multipartCases(): HostileCase[] {
   const g = 'multipart framing';
   const fieldPart = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="instruction"\r\n\r\nmake it blue\r\n`;
@@ -399,28 +404,10 @@ function multipartCases(): HostileCase[] {
     ],
     [
       'unknown file field',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'payload', value: Buffer.from('x'), filename: 'x.sh' },
-          ]),
-        ),
+      withPart({ name: 'payload', value: Buffer.from('x'), filename: 'x.sh' }),
       { status: 400, code: 'unknown_field' },
     ],
-    [
-      'field repeated',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'instruction', value: 'y' },
-          ]),
-        ),
-      { status: 400 },
-    ],
+    ['field repeated', withPart({ name: 'instruction', value: 'y' }), { status: 400 }],
     [
       '60 parts (limit 50)',
       (ctx) =>
@@ -438,54 +425,10 @@ function multipartCases(): HostileCase[] {
       (ctx) => multipart(ctx, multipartBody(BOUNDARY, [{ name: 'instruction', value: 'x'.repeat(70_000) }])),
       { status: 413 },
     ],
-    [
-      'metadata field nested 10000 deep',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'metadata', value: deep(10_000) },
-          ]),
-        ),
-      { status: 400 },
-    ],
-    [
-      'metadata field not JSON',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'metadata', value: '{oops' },
-          ]),
-        ),
-      { status: 400 },
-    ],
-    [
-      'steps field "1e400"',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'steps', value: '1e400' },
-          ]),
-        ),
-      { status: 400 },
-    ],
-    [
-      'steps field "0x10"',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'steps', value: '0x10' },
-          ]),
-        ),
-      { status: 400 },
-    ],
+    ['metadata field nested 10000 deep', withPart({ name: 'metadata', value: deep(10_000) }), { status: 400 }],
+    ['metadata field not JSON', withPart({ name: 'metadata', value: '{oops' }), { status: 400 }],
+    ['steps field "1e400"', withPart({ name: 'steps', value: '1e400' }), { status: 400 }],
+    ['steps field "0x10"', withPart({ name: 'steps', value: '0x10' }), { status: 400 }],
     [
       'instruction with NUL (multipart)',
       (ctx) =>
@@ -500,26 +443,12 @@ function multipartCases(): HostileCase[] {
     ],
     [
       'empty image file',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'image', value: Buffer.alloc(0), filename: 'a.png', type: 'image/png' },
-          ]),
-        ),
+      withPart({ name: 'image', value: Buffer.alloc(0), filename: 'a.png', type: 'image/png' }),
       { status: 422 },
     ],
     [
       'file name with path traversal',
-      (ctx) =>
-        multipart(
-          ctx,
-          multipartBody(BOUNDARY, [
-            { name: 'instruction', value: 'x' },
-            { name: 'image', value: Buffer.from('nope'), filename: '../../../etc/passwd', type: 'image/png' },
-          ]),
-        ),
+      withPart({ name: 'image', value: Buffer.from('nope'), filename: '../../../etc/passwd', type: 'image/png' }),
       { status: 422 },
     ],
     [
@@ -551,6 +480,12 @@ function multipartCases(): HostileCase[] {
     ],
   ];
   return framings.map(([name, build, expect]) => ({ group: g, name, build, expect }));
+}
+
+/** A JSON POST whose framing headers (`content-length`, `transfer-encoding` lines) are written by hand. */
+function framedJson(ctx: HostileContext, framingLines: string, body: string): RawRequest {
+  const head = `POST /v1/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ctx.key}\r\ncontent-type: application/json\r\n`;
+  return { bytes: Buffer.from(`${head}${framingLines}connection: close\r\n\r\n${body}`) };
 }
 
 function httpCases(): HostileCase[] {
@@ -608,40 +543,16 @@ function httpCases(): HostileCase[] {
     ],
     [
       'Content-Length and Transfer-Encoding',
-      (ctx) => ({
-        bytes: Buffer.from(
-          `POST /v1/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ctx.key}\r\ncontent-type: application/json\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n0\r\n\r\n`,
-        ),
-      }),
+      (ctx) => framedJson(ctx, 'content-length: 5\r\ntransfer-encoding: chunked\r\n', '0\r\n\r\n'),
       { status: 400 },
     ],
     [
       'two different Content-Lengths',
-      (ctx) => ({
-        bytes: Buffer.from(
-          `POST /v1/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ctx.key}\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 3\r\nconnection: close\r\n\r\n{}`,
-        ),
-      }),
+      (ctx) => framedJson(ctx, 'content-length: 2\r\ncontent-length: 3\r\n', '{}'),
       { status: 400 },
     ],
-    [
-      'Content-Length not a number',
-      (ctx) => ({
-        bytes: Buffer.from(
-          `POST /v1/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ctx.key}\r\ncontent-type: application/json\r\ncontent-length: abc\r\nconnection: close\r\n\r\n{}`,
-        ),
-      }),
-      { status: 400 },
-    ],
-    [
-      'negative Content-Length',
-      (ctx) => ({
-        bytes: Buffer.from(
-          `POST /v1/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ctx.key}\r\ncontent-type: application/json\r\ncontent-length: -1\r\nconnection: close\r\n\r\n{}`,
-        ),
-      }),
-      { status: 400 },
-    ],
+    ['Content-Length not a number', (ctx) => framedJson(ctx, 'content-length: abc\r\n', '{}'), { status: 400 }],
+    ['negative Content-Length', (ctx) => framedJson(ctx, 'content-length: -1\r\n', '{}'), { status: 400 }],
     ['garbage request line', () => ({ bytes: Buffer.from('\x00\x01\x02 garbage\r\n\r\n', 'latin1') }), { status: 400 }],
     ['HTTP/2 preface on HTTP/1.1', () => ({ bytes: Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n') }), { status: 400 }],
     [

@@ -24,7 +24,10 @@ function pngChunk(type: string, data: Buffer): Buffer {
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** An RGB PNG that claims `width`×`height`; `rows` rows of zero pixels are really there (the rest is missing). */
+/**
+ * An RGB PNG that claims `width`×`height`; `rows` rows of zero pixels are really there (the rest is missing).
+ * With every row present it is a valid decompression bomb: tiny on the wire, width × height × 3 bytes decoded.
+ */
 function pngClaiming(width: number, height: number, rows: number): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
@@ -32,21 +35,6 @@ function pngClaiming(width: number, height: number, rows: number): Buffer {
   ihdr.set([8, 2, 0, 0, 0], 8);
   const rowBytes = Math.min(width * 3 + 1, 1 << 20);
   const idat = deflateSync(Buffer.alloc(rowBytes * rows), { level: 9 });
-  return Buffer.concat([
-    PNG_SIGNATURE,
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', idat),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-/** A complete, valid PNG of zeros: tiny on the wire, `width`×`height`×3 bytes once decoded. */
-function zeroPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const idat = deflateSync(Buffer.alloc((width * 3 + 1) * height), { level: 9 });
   return Buffer.concat([
     PNG_SIGNATURE,
     pngChunk('IHDR', ihdr),
@@ -163,7 +151,7 @@ export async function hostileImages(): Promise<HostileImage[]> {
     { name: 'png claiming 7000x7000 (49 MP)', bytes: pngClaiming(7000, 7000, 16), type: 'image/png', valid: false },
     {
       name: 'real zero png 8000x6000 (48 MP, valid data)',
-      bytes: zeroPng(8000, 6000),
+      bytes: pngClaiming(8000, 6000, 6000),
       type: 'image/png',
       valid: false,
     },

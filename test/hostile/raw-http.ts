@@ -102,8 +102,13 @@ export function sendRaw(
       if (offset >= bytes.length) return then();
       const end = Math.min(bytes.length, offset + 65_536);
       const more = socket.write(bytes.subarray(offset, end));
-      if (more) setImmediate(() => writeFrom(bytes, end, then));
-      else socket.once('drain', () => writeFrom(bytes, end, then));
+      // After the first piece, a moment for an early answer (a 413 on the declared length) to arrive before more
+      // is sent: the server closes after refusing, and data sent into a closed socket resets the connection,
+      // which can take the unread answer with it (no lingering close in Node's HTTP server).
+      const pause = offset === 0 && bytes.length > 65_536 ? 200 : 0;
+      const next = () => setTimeout(() => writeFrom(bytes, end, then), pause);
+      if (more) next();
+      else socket.once('drain', next);
     };
     const endIfAsked = () => {
       if (request.halfClose) socket.end();
