@@ -526,6 +526,20 @@ function httpCases(): HostileCase[] {
       (ctx) => expectContinue(ctx, `multipart/form-data; boundary=${BOUNDARY}`, 1_073_741_824),
       { status: 413 },
     ],
+    [
+      // The normal path through the checkContinue handler: 100 Continue, then the body, then the real answer.
+      'Expect 100-continue with a small JSON body',
+      (ctx) => {
+        const body = '{"instruction":"x","image_key":"uploads/acme/none"}';
+        const head = httpMessage({
+          path: '/v1/edits',
+          headers: { ...auth(ctx), 'content-type': 'application/json', expect: '100-continue' },
+          contentLength: body.length,
+        });
+        return { bytes: Buffer.concat([head, Buffer.from(body)]), expectContinue: { headBytes: head.length } };
+      },
+      { status: 400 },
+    ],
     ['Expect something else', (ctx) => plain(ctx, { expect: 'the-unexpected' }), { status: 417 }],
     [
       'JSON body shorter than Content-Length',
