@@ -1,4 +1,4 @@
-import { QueueName } from '@step1x/contracts';
+import { QueueName, WebhookEventType } from '@step1x/contracts';
 import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
@@ -8,7 +8,14 @@ import {
   RedisKeys,
   RedisWebhookSecretStore,
 } from '@step1x/edit-store';
-import { BullmqJobConsumer, BullmqJobQueue, JobRegistry, RedisCancelBus, type CloseResult } from '@step1x/job-queue';
+import {
+  BullmqJobConsumer,
+  BullmqJobQueue,
+  EditReconciler,
+  JobRegistry,
+  RedisCancelBus,
+  type CloseResult,
+} from '@step1x/job-queue';
 import type { PipelineLoadOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/egress';
@@ -126,6 +133,14 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       logger,
     );
     const registry = JobRegistry.fromInstances([new EditImageHandler(runner), new DeliverWebhookHandler(delivery)]);
+    // Before taking jobs: settle what a crash between two Redis steps left behind (docs/ARCHITECTURE.md
+    // "Cancel and reconciliation"). Every step is a compare-and-set, so workers starting together do not clash.
+    const reconciled = await new EditReconciler(edits, jobQueue, {
+      onSettled: (record) => webhooks.emit(record, WebhookEventType.EditCompleted),
+    }).reconcile();
+    if (Object.values(reconciled).some((count) => count > 0)) {
+      logger.info(`reconciled edits and queue: ${JSON.stringify(reconciled)}`);
+    }
     await consumer.start(registry);
   } catch (error) {
     await consumer.close(0).catch(() => undefined);
