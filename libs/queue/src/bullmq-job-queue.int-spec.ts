@@ -7,9 +7,8 @@ import { BullmqJobConsumer } from './bullmq-job-consumer';
 import { BullmqJobQueue } from './bullmq-job-queue';
 import { JOB_ABORT_CANCELED, JobRegistry, OnJob, type JobContext } from './job-registry';
 import { RedisCancelBus } from './redis-cancel-bus';
-import { closeRedisClient, createRedisClient } from './redis-connection';
 import { RedisKeys } from './redis-keys';
-import { startTestRedis, type TestRedisServer } from './testing/real-redis';
+import { startTestQueueRedis, type TestQueueRedis } from './testing/real-redis';
 
 /** Records the order jobs run in; can block a job until released or canceled. */
 class RecordingEditHandler {
@@ -57,20 +56,15 @@ function untilTrue(check: () => boolean | Promise<boolean>, what: string, timeou
 }
 
 describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
-  let server: TestRedisServer;
+  let redis: TestQueueRedis;
   let command: Redis;
   let blocking: Redis;
 
   before(async () => {
-    server = await startTestRedis();
-    command = createRedisClient(server.url);
-    blocking = createRedisClient(server.url, 'blocking');
+    redis = await startTestQueueRedis();
+    ({ command, blocking } = redis);
   });
-  after(async () => {
-    await closeRedisClient(command);
-    await closeRedisClient(blocking);
-    await server.stop();
-  });
+  after(() => redis.stop());
 
   const fresh = () => new RedisKeys(`q${randomUUID().slice(0, 8)}`);
 

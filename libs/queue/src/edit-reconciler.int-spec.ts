@@ -7,11 +7,10 @@ import { BullmqJobConsumer } from './bullmq-job-consumer';
 import { BullmqJobQueue } from './bullmq-job-queue';
 import { EditReconciler } from './edit-reconciler';
 import { JobRegistry, OnJob } from './job-registry';
-import { closeRedisClient, createRedisClient } from './redis-connection';
 import { RedisEditRepository } from './redis-edit-repository';
 import { RedisKeys } from './redis-keys';
 import { makeRecord } from './testing/edit-records';
-import { startTestRedis, type TestRedisServer } from './testing/real-redis';
+import { startTestQueueRedis, type TestQueueRedis } from './testing/real-redis';
 
 /** Fails every edit job for good, like a handler that refuses its input. */
 class RefusingEditHandler {
@@ -24,20 +23,15 @@ class RefusingEditHandler {
 }
 
 describe('EditReconciler: cancel atomicity and orphans after a crash (real redis-server)', () => {
-  let server: TestRedisServer;
+  let redis: TestQueueRedis;
   let command: Redis;
   let blocking: Redis;
 
   before(async () => {
-    server = await startTestRedis();
-    command = createRedisClient(server.url);
-    blocking = createRedisClient(server.url, 'blocking');
+    redis = await startTestQueueRedis();
+    ({ command, blocking } = redis);
   });
-  after(async () => {
-    await closeRedisClient(command);
-    await closeRedisClient(blocking);
-    await server.stop();
-  });
+  after(() => redis.stop());
 
   /** A fresh key prefix per test: the record store and queue of one "deployment". */
   function deployment() {
