@@ -221,6 +221,7 @@ async function main(): Promise<void> {
       IMAGE_FETCH_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'warn',
     },
+    undefined,
     wrapper ?? [],
   );
   await service.waitForOutput(/Ctrl-C stops everything/, 180_000);

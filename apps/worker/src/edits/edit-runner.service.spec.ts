@@ -7,19 +7,16 @@ import {
   type EditRecord,
   type WebhookEvent,
 } from '@step1x/contracts';
-import {
-  JOB_ABORT_CANCELED,
-  JOB_ABORT_SHUTDOWN,
-  type EditPatch,
-  type EditTransition,
-  type JobContext,
-  type TransitionResult,
-} from '@step1x/queue';
+import { type EditPatch, type EditTransition, type TransitionResult } from '@step1x/edit-store';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext } from '@step1x/job-queue';
 import { ObjectNotFoundError } from '@step1x/storage';
 import { EditRunner, outputKeyOf, type EditRunStore } from './edit-runner.service';
 import { EditWebhooks } from './edit-webhooks';
 import { EditorPool } from './editor-pool';
 import { EditAbortedError, EditInputError, type ImageEditor, type ImageEditRequest } from './image-editor.port';
+import { classifyPipelineError } from './pipeline-image-editor';
+import { ImageInputError } from '@step1x/imaging';
+import { EditRequestError, ModelNumericsError } from '@step1x/pipeline';
 
 function recordOf(overrides: Partial<EditRecord> = {}): EditRecord {
   return {
@@ -97,7 +94,10 @@ class MemoryEdits implements EditRunStore {
 /** Walks the steps like the pipeline: stops at a step boundary once the signal is aborted. */
 class ScriptedEditor implements ImageEditor {
   calls = 0;
-  constructor(private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined) {}
+  constructor(
+    private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined,
+    private readonly randomWeights = false,
+  ) {}
   async edit(request: ImageEditRequest) {
     this.calls++;
     for (let step = 1; step <= request.steps; step++) {
@@ -106,7 +106,15 @@ class ScriptedEditor implements ImageEditor {
       request.onProgress(step, request.steps);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return { bytes: Buffer.from('png-bytes'), contentType: 'image/png', width: 30, height: 20, truncated: true };
+    const { randomWeights } = this;
+    return {
+      bytes: Buffer.from('png-bytes'),
+      contentType: 'image/png',
+      width: 30,
+      height: 20,
+      truncated: true,
+      randomWeights,
+    };
   }
   async release() {}
 }
@@ -186,7 +194,15 @@ describe('EditRunner', () => {
     const completed = h.events().at(-1)!;
     assert.equal(completed.data.status, 'succeeded');
     assert.match(completed.data.output!.url, /^http:\/\/s3\.test\/outputs\/acme\//);
+    assert.equal(completed.data.output!.random_weights, false);
     assert.equal(new Set(h.queued.map((p) => p.messageId)).size, h.queued.length, 'one webhook-id per event');
+  });
+
+  it('records an output of random-weight models as such, and the completed event shows random_weights', async () => {
+    const h = harness(recordOf(), new ScriptedEditor(undefined, true));
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'succeeded');
+    assert.equal(h.edits.record.output?.randomWeights, true);
+    assert.equal(h.events().at(-1)!.data.output!.random_weights, true);
   });
 
   it('sends only the events the edit asked for (completed always)', async () => {
@@ -264,6 +280,44 @@ describe('EditRunner', () => {
     assert.equal(h.edits.record.status, 'failed');
     assert.deepEqual(h.edits.record.error, { code: 'invalid_image', message: 'cannot decode' });
     assert.equal(h.events().at(-1)!.data.status, 'failed');
+  });
+
+  it('fails an edit whose models produced NaN/Inf with model_numerics, without a retry (not infrastructure)', async () => {
+    const editor: ImageEditor = {
+      edit: async () => {
+        throw classifyPipelineError(new ModelNumericsError('vae_decoder', 3, NaN, 12));
+      },
+      release: async () => undefined,
+    };
+    const h = harness(recordOf(), editor);
+    await assert.rejects(
+      h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()),
+      (error: unknown) => error instanceof NonRetryableJobError && error.code === 'model_numerics',
+    );
+    assert.equal(h.edits.record.status, 'failed');
+    assert.equal(h.edits.record.error?.code, 'model_numerics');
+    assert.match(
+      h.edits.record.error?.message ?? '',
+      /non-finite output \(NaN at element 3 of 12\) from the VAE decoder/,
+    );
+    assert.equal(h.edits.record.output, null);
+    assert.equal(h.events().at(-1)!.data.status, 'failed');
+  });
+
+  it('classifies the pipeline refusals with the contract codes: request, image format, numerics', () => {
+    const cases: [unknown, string][] = [
+      [new EditRequestError('out_of_range', 'size_level', 'size_level: must be one of 512, 768, 1024'), 'out_of_range'],
+      [new ImageInputError('image_format_unsupported', 'svg'), 'unsupported_media_type'],
+      [new ImageInputError('image_too_large', 'big'), 'image_too_large'],
+      [new ModelNumericsError('mllm', 0, Infinity, 4), 'model_numerics'],
+    ];
+    for (const [error, code] of cases) {
+      const classified = classifyPipelineError(error);
+      assert.ok(classified instanceof EditInputError, String(error));
+      assert.equal(classified.code, code);
+    }
+    const infrastructure = new Error('ECONNRESET');
+    assert.equal(classifyPipelineError(infrastructure), infrastructure);
   });
 
   it('treats a vanished input object as bad input', async () => {

@@ -7,7 +7,8 @@ import {
   type EditRecord,
   type OutputFormat,
 } from '@step1x/contracts';
-import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type EditRepository, type JobContext } from '@step1x/queue';
+import { type EditRepository } from '@step1x/edit-store';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext } from '@step1x/job-queue';
 import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
 import { describeError, SILENT_LOGGER, type WorkerLogger } from '../worker-logger';
 import { ProgressThrottle, type EditWebhooks } from './edit-webhooks';
@@ -186,7 +187,15 @@ export class EditRunner {
       from: ['running'],
       set: {
         status: 'succeeded',
-        output: { key, width: edited.width, height: edited.height, format, seed: record.input.seed },
+        output: {
+          key,
+          width: edited.width,
+          height: edited.height,
+          format,
+          seed: record.input.seed,
+          // Only set when true, so a production record carries nothing extra.
+          ...(edited.randomWeights ? { randomWeights: true } : {}),
+        },
         completedAt: this.clock().toISOString(),
         error: null,
         truncated: edited.truncated,
