@@ -1,13 +1,15 @@
 import 'reflect-metadata';
 import fastifyMultipart from '@fastify/multipart';
-import type { LogLevel } from '@nestjs/common';
+import { Logger, type LogLevel } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@step1x/config';
 import type { ApiDeps, Clock } from './api-deps';
 import { ApiModule } from './api.module';
-import { ApiErrorFilter } from './http/api-error.filter';
+import { ApiErrorFilter, sendError } from './http/api-error.filter';
+import { answerClientError, depthLimitedJsonParser, installExpectHandling, requestEdgeChecks } from './http/http-edges';
 import { toScalingSnapshot } from './internal/scaling.controller';
 import { QuietBootLogger } from './http/quiet-boot-logger';
 import { toErrorResponse } from './http/error-response';
@@ -56,13 +58,25 @@ export async function createApiApp(
     help: 'Queued + delayed + running edits: the number the worker autoscaler divides by its target (docs/DEPLOY.md).',
     collect: async () => [{ labels: {}, value: toScalingSnapshot(await deps.jobQueue.load(), new Date()).backlog }],
   });
-  const adapter = new FastifyAdapter({ bodyLimit: config.limits.maxJsonBodyBytes, logger: false });
+  const errorLogger = new Logger('ApiError');
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.limits.maxJsonBodyBytes,
+    logger: false,
+    // The router's own refusals (malformed URL encoding, an over-long path parameter) and the HTTP parser's
+    // (garbage, oversized headers, a body cut short) leave in the contract's shape too.
+    frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error, errorLogger),
+    clientErrorHandler: answerClientError,
+  });
   const openApi: { current: OpenAPIObject | null } = { current: null };
   const module = ApiModule.forRoot({ config, deps, metrics, openApi, clock: options.clock ?? (() => new Date()) });
   const levels = options.logger ?? LEVELS[config.server.logLevel];
   const logger =
     levels === false || config.server.logLevel === 'debug' ? levels : new QuietBootLogger({ logLevels: levels });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger, abortOnError: false });
+  const fastify = app.getHttpAdapter().getInstance();
+  app.useBodyParser('application/json', { bodyLimit: config.limits.maxJsonBodyBytes }, depthLimitedJsonParser(fastify));
+  installExpectHandling(fastify.server, config.limits);
+  fastify.addHook('onRequest', requestEdgeChecks(config.limits));
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: config.limits.maxUploadBytes,
@@ -72,7 +86,6 @@ export async function createApiApp(
       fieldSize: MULTIPART_FIELD_BYTES,
     },
   });
-  const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (reply.statusCode >= 400 && typeof payload === 'string' && payload.startsWith('{"error":')) {
       const code = (JSON.parse(payload) as { error?: { code?: string } }).error?.code;

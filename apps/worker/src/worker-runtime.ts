@@ -1,4 +1,4 @@
-import { QueueName } from '@step1x/contracts';
+import { QueueName, WebhookEventType } from '@step1x/contracts';
 import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
@@ -8,7 +8,14 @@ import {
   RedisKeys,
   RedisWebhookSecretStore,
 } from '@step1x/edit-store';
-import { BullmqJobConsumer, BullmqJobQueue, JobRegistry, RedisCancelBus, type CloseResult } from '@step1x/job-queue';
+import {
+  BullmqJobConsumer,
+  BullmqJobQueue,
+  EditReconciler,
+  JobRegistry,
+  RedisCancelBus,
+  type CloseResult,
+} from '@step1x/job-queue';
 import type { PipelineLoadOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/egress';
@@ -21,6 +28,9 @@ import { EditImageHandler } from './jobs/edit-image.handler';
 import { loadWarmEditors, requireModelsDir } from './models/model-preflight';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
+
+/** How often a running worker reconciles records and queue again (after the one at start). */
+const RECONCILE_INTERVAL_MS = 5 * 60_000;
 
 export interface StartWorkerOptions {
   /** @defaultValue console lines at LOG_LEVEL */
@@ -100,6 +110,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     await Promise.all([closeRedisClient(command), closeRedisClient(blocking)]);
   };
 
+  let reconcile: () => Promise<void> = async () => undefined;
   try {
     const objectStore = createS3ObjectStore(config.s3);
     const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
@@ -126,6 +137,19 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       logger,
     );
     const registry = JobRegistry.fromInstances([new EditImageHandler(runner), new DeliverWebhookHandler(delivery)]);
+    // Before taking jobs, and every few minutes after: settle what a crash between two Redis steps left behind
+    // (docs/ARCHITECTURE.md "Cancel and reconciliation"). Every step is a compare-and-set or an idempotent queue
+    // call, so workers reconciling together do not clash.
+    const reconciler = new EditReconciler(edits, jobQueue, {
+      onSettled: (record) => webhooks.emit(record, WebhookEventType.EditCompleted),
+    });
+    reconcile = async () => {
+      const reconciled = await reconciler.reconcile();
+      if (Object.values(reconciled).some((count) => count > 0)) {
+        logger.info(`reconciled edits and queue: ${JSON.stringify(reconciled)}`);
+      }
+    };
+    await reconcile();
     await consumer.start(registry);
   } catch (error) {
     await consumer.close(0).catch(() => undefined);
@@ -134,11 +158,16 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     throw error;
   }
   logger.info(`taking jobs: ${config.worker.concurrency} edit(s) at once, models in ${modelsDir}`);
+  const reconcileTimer = setInterval(
+    () => void reconcile().catch((error: unknown) => logger.warn(`reconciliation: ${describeError(error)}`)),
+    RECONCILE_INTERVAL_MS,
+  ).unref();
 
   let closing: Promise<CloseResult> | null = null;
   const close = (graceMs = config.worker.shutdownGraceMs) =>
     (closing ??= (async () => {
       logger.info(`stopping: no new jobs; running edits get ${graceMs} ms`);
+      clearInterval(reconcileTimer);
       const result = await consumer.close(graceMs);
       await closeClients();
       await pool.release();

@@ -98,7 +98,9 @@ export class EditsService {
   }
 
   /**
-   * Queued: removed from its lane and `canceled` at once. Running: `cancel_requested`, and every worker hears it on
+   * Queued: `canceled` at once by one compare-and-set on the record, then its job is removed from the lane, best
+   * effort: a crash or a Redis error between the two leaves a job whose record is terminal, which a worker skips
+   * and the worker's start-up reconciliation removes. Running: `cancel_requested`, and every worker hears it on
    * the cancel channel; the one running it stops at the next step. Terminal: 409 `not_cancelable`.
    */
   async cancel(tenantId: string, editId: string): Promise<EditObject> {
@@ -107,16 +109,16 @@ export class EditsService {
       new ApiError(ErrorCode.NotCancelable, `the edit is already ${status}`, { param: null });
     if (isTerminalStatus(record.status)) throw notCancelable(record.status);
     if (record.status === 'queued') {
-      const removal = await this.jobQueue.removeQueuedEdit(editId);
-      if (removal !== 'taken') {
-        const canceled = await this.edits.markCanceled(editId, this.clock());
-        if (canceled.applied) {
-          this.metrics.editsCanceled.inc({ state: 'queued' });
-          await this.completion
-            .emit(canceled.record)
-            .catch((error) => this.logger.error(`webhook for ${editId}: ${error}`));
-          return this.presenter.present(canceled.record);
-        }
+      const canceled = await this.edits.cancelQueued(editId, this.clock());
+      if (canceled.applied) {
+        this.metrics.editsCanceled.inc({ state: 'queued' });
+        await this.jobQueue
+          .removeQueuedEdit(editId)
+          .catch((error) => this.logger.warn(`job of canceled ${editId} left for reconciliation: ${error}`));
+        await this.completion
+          .emit(canceled.record)
+          .catch((error) => this.logger.error(`webhook for ${editId}: ${error}`));
+        return this.presenter.present(canceled.record);
       }
     }
     const requested = await this.edits.requestCancel(editId);

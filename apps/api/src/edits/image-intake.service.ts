@@ -102,7 +102,12 @@ export class ImageIntakeService {
     }
   }
 
-  /** A presigned upload: it must be this tenant's, declared, present, and of the declared size. */
+  /**
+   * A presigned upload: it must be this tenant's, declared, present, and of the declared size and type. Real S3
+   * refuses a PUT whose Content-Type or Content-Length differ from the signed ones, but an S3-compatible store
+   * need not (s3rver does not), and a 0-byte or partial object is still possible: the API re-checks what was
+   * stored (HEAD) against the declaration before reading a byte (docs/ARCHITECTURE.md "Presigned uploads").
+   */
   private async readUpload(tenantId: string, key: string): Promise<{ bytes: Buffer; contentType: string | null }> {
     const unknown = () =>
       new ApiError(ErrorCode.InvalidRequest, 'image_key is not an upload of yours (POST /v1/uploads first)', {
@@ -115,15 +120,25 @@ export class ImageIntakeService {
     if (!info) {
       throw new ApiError(ErrorCode.InvalidRequest, 'nothing was uploaded to image_key yet', { param: 'image_key' });
     }
-    if (info.size > this.config.limits.maxUploadBytes) {
-      throw new ApiError(ErrorCode.PayloadTooLarge, `the upload exceeds ${this.config.limits.maxUploadBytes} bytes`, {
-        param: 'image_key',
-      });
+    if (info.size > this.config.limits.maxUploadBytes || info.size > declared.size) {
+      throw new ApiError(
+        ErrorCode.PayloadTooLarge,
+        `the upload has ${info.size} bytes, more than the ${declared.size} declared`,
+        { param: 'image_key' },
+      );
     }
-    if (info.size !== declared.size) {
+    if (info.size < declared.size) {
       throw new ApiError(
         ErrorCode.InvalidRequest,
-        `the upload has ${info.size} bytes, but ${declared.size} were declared`,
+        `the upload has ${info.size} bytes, but ${declared.size} were declared (incomplete upload?)`,
+        { param: 'image_key' },
+      );
+    }
+    const storedType = info.contentType?.split(';')[0].trim().toLowerCase() ?? null;
+    if (storedType !== declared.contentType) {
+      throw new ApiError(
+        ErrorCode.UnsupportedMediaType,
+        `the upload was stored as ${storedType ?? 'no content type'}, but ${declared.contentType} was declared`,
         { param: 'image_key' },
       );
     }

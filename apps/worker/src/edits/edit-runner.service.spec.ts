@@ -119,7 +119,12 @@ class ScriptedEditor implements ImageEditor {
   async release() {}
 }
 
-function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Buffer> = new Map()) {
+function harness(
+  record: EditRecord,
+  editor: ImageEditor,
+  stored: Map<string, Buffer> = new Map(),
+  afterPut: (key: string) => void = () => undefined,
+) {
   if (!stored.has(record.inputKey)) stored.set(record.inputKey, Buffer.from('input'));
   const edits = new MemoryEdits(record);
   const queued: DeliverWebhookPayload[] = [];
@@ -141,7 +146,11 @@ function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Bu
     },
     async put(key: string, body: Buffer | Uint8Array | Readable) {
       stored.set(key, body as Buffer);
+      afterPut(key);
       return { key, etag: null, size: (body as Buffer).length };
+    },
+    async delete(key: string) {
+      stored.delete(key);
     },
   };
   const webhooks = new EditWebhooks(
@@ -345,6 +354,29 @@ describe('EditRunner', () => {
     assert.equal(h.events().at(-1)?.data.status, 'failed');
     assert.equal(await h.runner.failAbandoned(h.edits.record.id, 'again'), false);
     assert.equal(h.events().length, 1, 'one edit.completed');
+  });
+
+  it('removes an output it wrote but could not record (the edit was canceled between the write and the record)', async () => {
+    const record = recordOf();
+    const key = outputKeyOf('acme', record.id, 'png');
+    const h = harness(record, new ScriptedEditor(), new Map(), (written) => {
+      if (written === key) h.edits.record.status = 'canceled';
+    });
+    assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf()), 'skipped');
+    assert.equal(h.stored.has(key), false, 'no orphan output left behind');
+    assert.equal(h.edits.record.output, null);
+    assert.equal(h.events().filter((e) => e.type === 'edit.completed').length, 0);
+  });
+
+  it('keeps the output when another run of the same edit recorded that very object first', async () => {
+    const record = recordOf();
+    const key = outputKeyOf('acme', record.id, 'png');
+    const recorded = { key, width: 30, height: 20, format: 'png' as const, seed: 7 };
+    const h = harness(record, new ScriptedEditor(), new Map(), (written) => {
+      if (written === key) Object.assign(h.edits.record, { status: 'succeeded', output: recorded });
+    });
+    assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf()), 'skipped');
+    assert.deepEqual(h.stored.get(key), Buffer.from('png-bytes'));
   });
 
   it('hands the edit back to the queue when shutdown aborts it', async () => {
