@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, ErrorCode, type EditImageSource } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
 import type { UploadStore } from '@step1x/queue';
-import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
+import { ObjectNotFoundError, type ObjectStore, type ObjectStream } from '@step1x/storage';
 import { DEPS, type ImageFetcher, type ImageInspector } from '../api-deps';
 
 /** A multipart `image` part, read into memory (bounded by MAX_UPLOAD_BYTES). */
@@ -111,31 +111,33 @@ export class ImageIntakeService {
     if (!key.startsWith(uploadPrefix(tenantId))) throw unknown();
     const declared = await this.uploads.find(key);
     if (!declared || declared.tenantId !== tenantId) throw unknown();
-    const info = await this.objectStore.head(key);
-    if (!info) {
-      throw new ApiError(ErrorCode.InvalidRequest, 'nothing was uploaded to image_key yet', { param: 'image_key' });
+    // One GET (no HEAD first): its headers carry the size, checked before the body is read.
+    let object: ObjectStream;
+    try {
+      object = await this.objectStore.get(key);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) {
+        throw new ApiError(ErrorCode.InvalidRequest, 'nothing was uploaded to image_key yet', { param: 'image_key' });
+      }
+      throw error;
     }
-    if (info.size > this.config.limits.maxUploadBytes) {
+    if (object.size > this.config.limits.maxUploadBytes) {
+      object.body.destroy();
       throw new ApiError(ErrorCode.PayloadTooLarge, `the upload exceeds ${this.config.limits.maxUploadBytes} bytes`, {
         param: 'image_key',
       });
     }
-    if (info.size !== declared.size) {
+    if (object.size !== declared.size) {
+      object.body.destroy();
       throw new ApiError(
         ErrorCode.InvalidRequest,
-        `the upload has ${info.size} bytes, but ${declared.size} were declared`,
+        `the upload has ${object.size} bytes, but ${declared.size} were declared`,
         { param: 'image_key' },
       );
     }
-    try {
-      const object = await this.objectStore.get(key);
-      return {
-        bytes: await readBounded(object.body, this.config.limits.maxUploadBytes),
-        contentType: declared.contentType,
-      };
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw unknown();
-      throw error;
-    }
+    return {
+      bytes: await readBounded(object.body, this.config.limits.maxUploadBytes),
+      contentType: declared.contentType,
+    };
   }
 }

@@ -6,7 +6,8 @@
  * Redis bytes a finished edit keeps can be printed. Exits non-zero when a target is missed.
  *
  * Knobs: BENCH_SECONDS (measured seconds per phase, default 5), BENCH_CPU_PROF=<dir> (the API process writes a
- * V8 CPU profile there), BENCH_FINISHED_EDITS (edits the worker finishes, default 40).
+ * V8 CPU profile there), BENCH_FINISHED_EDITS (edits the worker finishes, default 40), BENCH_PHASES (a comma list
+ * of raw, multipart, image_key, get, finished; all by default).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -21,6 +22,8 @@ import { formatLoad, LoadClient, runLoad, type LoadResult } from './load-loop';
 const CONCURRENCY = 16;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const FINISHED_EDITS = Number(process.env.BENCH_FINISHED_EDITS ?? 40);
+/** Phases to run (for profiling one of them); all by default. */
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'raw,multipart,image_key,get,finished').split(','));
 const TENANT = 'bench';
 const API_KEY = 'sk_bench_0123456789abcdef';
 const PREFIX = 'bench';
@@ -40,7 +43,11 @@ interface ServiceProcess {
 }
 
 /** `step1x start` as a child with the given env; resolves once it printed its banner (or, for a worker, `ready`). */
-function startService(env: Record<string, string>, readyLine: RegExp, nodeArgs: string[] = []): Promise<ServiceProcess> {
+function startService(
+  env: Record<string, string>,
+  readyLine: RegExp,
+  nodeArgs: string[] = [],
+): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [...nodeArgs, STEP1X_BIN, 'start'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,7 +107,10 @@ async function usedMemory(redis: Redis): Promise<number> {
 }
 
 /** Bytes Redis holds for our keys of the given edits, by MEMORY USAGE of each key that names one of them. */
-async function bytesOfEdits(redis: Redis, editIds: string[]): Promise<{ perEdit: number; byKind: Map<string, number> }> {
+async function bytesOfEdits(
+  redis: Redis,
+  editIds: string[],
+): Promise<{ perEdit: number; byKind: Map<string, number> }> {
   const byKind = new Map<string, number>();
   const add = (kind: string, bytes: number) => byKind.set(kind, (byKind.get(kind) ?? 0) + bytes);
   for (const id of editIds) {
@@ -117,6 +127,40 @@ async function bytesOfEdits(redis: Redis, editIds: string[]): Promise<{ perEdit:
   }
   const total = [...byKind.values()].reduce((a, b) => a + b, 0);
   return { perEdit: total / editIds.length, byKind };
+}
+
+/** A presigned upload of `png` (POST /v1/uploads, then the PUT); returns its image_key. */
+async function uploadImage(client: LoadClient, auth: Record<string, string>, png: Buffer): Promise<string> {
+  const answer = await client.send(
+    'POST',
+    '/v1/uploads',
+    { ...auth, 'content-type': 'application/json' },
+    Buffer.from(JSON.stringify({ content_type: 'image/png', size: png.length })),
+  );
+  if (answer.status !== 201 && answer.status !== 200)
+    throw new Error(`POST /v1/uploads: ${answer.status} ${answer.body}`);
+  const ticket = JSON.parse(answer.body.toString()) as {
+    image_key: string;
+    upload_url: string;
+    headers: Record<string, string>;
+  };
+  const put = await fetch(ticket.upload_url, { method: 'PUT', headers: ticket.headers, body: png });
+  if (!put.ok) throw new Error(`upload PUT: ${put.status} ${await put.text()}`);
+  return ticket.image_key;
+}
+
+async function waitUntilFinished(redis: Redis, editIds: string[], worker: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const statuses = await Promise.all(editIds.map((id) => redis.hget(`${PREFIX}:edit:${id}`, 'status')));
+    if (statuses.every((s) => s === 'succeeded' || s === 'failed' || s === 'canceled')) {
+      const bad = statuses.filter((s) => s !== 'succeeded').length;
+      if (bad) throw new Error(`${bad} of ${editIds.length} edits did not succeed:\n${worker.output()}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`the worker did not finish the batch in time:\n${worker.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function rawBullmq(redis: RedisServerHandle): Promise<LoadResult> {
@@ -160,13 +204,18 @@ async function main(): Promise<void> {
     QUEUE_MAX_DEPTH: '10000000',
   };
   const cpuProf = process.env.BENCH_CPU_PROF;
-  const api = await startService(env, /is up at (http:\/\/\S+)/, cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : []);
+  const api = await startService(
+    env,
+    /is up at (http:\/\/\S+)/,
+    cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [],
+  );
   const client = new LoadClient(api.url!, CONCURRENCY);
   const auth = { authorization: `Bearer ${API_KEY}` };
   const results: LoadResult[] = [];
   const createdIds: string[] = [];
   const expect = (status: number, answer: { status: number; body: Buffer }) =>
     answer.status === status ? null : `${answer.status} ${answer.body.toString().slice(0, 200)}`;
+  const checks: Array<[LoadResult, { perSecond: number; p99Ms: number }]> = [];
   let worker: ServiceProcess | null = null;
   let failures = 0;
   try {
@@ -174,121 +223,102 @@ async function main(): Promise<void> {
       .png()
       .toBuffer();
 
-    results.push(await rawBullmq(redisServer));
+    if (PHASES.has('raw')) results.push(await rawBullmq(redisServer));
 
+    let accepted = 0;
+    const submitPhase = (name: string, headers: Record<string, string>, body: Buffer) =>
+      runLoad({
+        name,
+        concurrency: CONCURRENCY,
+        warmupMs: 1000,
+        durationMs: SECONDS * 1000,
+        operation: async () => {
+          const answer = await client.send('POST', '/v1/edits', headers, body);
+          if (answer.status === 202) {
+            accepted++;
+            if (createdIds.length < 5000) createdIds.push(JSON.parse(answer.body.toString()).id);
+          }
+          return expect(202, answer);
+        },
+      });
     const boundary = '----step1xbench7c1f';
     const multipart = multipartBody(boundary, { instruction: 'make it snowy', steps: '2' }, png);
     const multipartHeaders = { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` };
     const memoryBefore = await usedMemory(redis);
-    const multipartResult = await runLoad({
-      name: 'POST /v1/edits multipart 96×64 PNG',
-      concurrency: CONCURRENCY,
-      warmupMs: 1000,
-      durationMs: SECONDS * 1000,
-      operation: async () => {
-        const answer = await client.send('POST', '/v1/edits', multipartHeaders, multipart);
-        if (answer.status === 202 && createdIds.length < 5000) createdIds.push(JSON.parse(answer.body.toString()).id);
-        return expect(202, answer);
-      },
-    });
-    results.push(multipartResult);
-    const memoryAfter = await usedMemory(redis);
-    const queued = (await redis.zcard(`${PREFIX}:tenant:${TENANT}:edits`)) || 1;
-
-    const ticketAnswer = await client.send(
-      'POST',
-      '/v1/uploads',
-      { ...auth, 'content-type': 'application/json' },
-      Buffer.from(JSON.stringify({ content_type: 'image/png', size: png.length })),
-    );
-    if (ticketAnswer.status !== 201 && ticketAnswer.status !== 200) {
-      throw new Error(`POST /v1/uploads: ${ticketAnswer.status} ${ticketAnswer.body}`);
+    if (PHASES.has('multipart')) {
+      const result = await submitPhase('POST /v1/edits multipart 96×64 PNG', multipartHeaders, multipart);
+      results.push(result);
+      checks.push([result, TARGETS.multipart]);
     }
-    const ticket = JSON.parse(ticketAnswer.body.toString()) as {
-      image_key: string;
-      upload_url: string;
-      headers: Record<string, string>;
-    };
-    const put = await fetch(ticket.upload_url, { method: 'PUT', headers: ticket.headers, body: png });
-    if (!put.ok) throw new Error(`upload PUT: ${put.status} ${await put.text()}`);
-    const imageKeyBody = Buffer.from(JSON.stringify({ image_key: ticket.image_key, instruction: 'make it snowy', steps: 2 }));
-    const jsonHeaders = { ...auth, 'content-type': 'application/json' };
-    results.push(
-      await runLoad({
-        name: 'POST /v1/edits JSON image_key',
-        concurrency: CONCURRENCY,
-        warmupMs: 1000,
-        durationMs: SECONDS * 1000,
-        operation: async () => expect(202, await client.send('POST', '/v1/edits', jsonHeaders, imageKeyBody)),
-      }),
-    );
 
-    results.push(
-      await runLoad({
-        name: 'GET /v1/edits/{id}',
-        concurrency: CONCURRENCY,
-        warmupMs: 1000,
-        durationMs: SECONDS * 1000,
-        operation: async (i) =>
-          expect(200, await client.send('GET', `/v1/edits/${createdIds[i % createdIds.length]}`, auth)),
-      }),
-    );
+    // One presigned upload, used by every image_key submit (nothing caches by key: each submit reads it from S3).
+    const ticket = await uploadImage(client, auth, png);
+    const jsonHeaders = { ...auth, 'content-type': 'application/json' };
+    const imageKeyBody = Buffer.from(JSON.stringify({ image_key: ticket, instruction: 'make it snowy', steps: 2 }));
+    if (PHASES.has('image_key')) {
+      const result = await submitPhase('POST /v1/edits JSON image_key', jsonHeaders, imageKeyBody);
+      results.push(result);
+      checks.push([result, TARGETS.imageKey]);
+    }
+    const memoryGrowth = (await usedMemory(redis)) - memoryBefore;
+    if (PHASES.has('get') && createdIds.length > 0) {
+      results.push(
+        await runLoad({
+          name: 'GET /v1/edits/{id}',
+          concurrency: CONCURRENCY,
+          warmupMs: 1000,
+          durationMs: SECONDS * 1000,
+          operation: async (i) =>
+            expect(200, await client.send('GET', `/v1/edits/${createdIds[i % createdIds.length]}`, auth)),
+        }),
+      );
+    }
     const loadAfter = loadavg();
     console.log(
       `concurrency ${CONCURRENCY}, ${SECONDS} s per phase, load average ${loadBefore[0].toFixed(2)} before, ` +
         `${loadAfter[0].toFixed(2)} after (2 cores shared)`,
     );
     for (const result of results) console.log(formatLoad(result));
-    console.log(
-      `Redis used_memory growth per queued edit (record, index, job, events): ` +
-        `${((memoryAfter - memoryBefore) / queued).toFixed(0)} B over ${queued} edits`,
-    );
-
-    // Finished edits: empty the queue, submit a batch, let a worker with the tiny models finish them.
-    await redis.call('DEL', ...(await redis.keys(`${PREFIX}:bull:edit:*`)));
-    const { modelsDir } = await ensureTinyModels();
-    const batchIds: string[] = [];
-    for (let i = 0; i < FINISHED_EDITS; i++) {
-      const answer = await client.send(
-        'POST',
-        '/v1/edits',
-        jsonHeaders,
-        Buffer.from(JSON.stringify({ image_key: ticket.image_key, instruction: 'make it snowy', steps: 1, size_level: 512 })),
+    if (accepted > 0) {
+      console.log(
+        `Redis used_memory growth per queued edit (record, index, job, events): ` +
+          `${(memoryGrowth / accepted).toFixed(0)} B over ${accepted} edits`,
       );
-      if (answer.status !== 202) throw new Error(`submit for the worker: ${answer.status} ${answer.body}`);
-      batchIds.push(JSON.parse(answer.body.toString()).id);
     }
-    const bytesQueued = await bytesOfEdits(redis, batchIds);
-    worker = await startService({ ...env, ROLE: 'worker', MODELS_DIR: modelsDir }, /Step1X-Edit service \(worker\) is up/);
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const statuses = await Promise.all(batchIds.map((id) => redis.hget(`${PREFIX}:edit:${id}`, 'status')));
-      if (statuses.every((s) => s === 'succeeded' || s === 'failed' || s === 'canceled')) {
-        const bad = statuses.filter((s) => s !== 'succeeded').length;
-        if (bad) throw new Error(`${bad} of ${batchIds.length} edits did not succeed:\n${worker.output()}`);
-        break;
+
+    if (PHASES.has('finished')) {
+      // Finished edits: empty the queue, submit a batch, let a worker with the tiny models finish them.
+      await redis.call('DEL', ...(await redis.keys(`${PREFIX}:bull:edit:*`)));
+      const { modelsDir } = await ensureTinyModels();
+      const batchIds: string[] = [];
+      const smallEdit = { image_key: ticket, instruction: 'make it snowy', steps: 1, size_level: 512 };
+      for (let i = 0; i < FINISHED_EDITS; i++) {
+        const answer = await client.send('POST', '/v1/edits', jsonHeaders, Buffer.from(JSON.stringify(smallEdit)));
+        if (answer.status !== 202) throw new Error(`submit for the worker: ${answer.status} ${answer.body}`);
+        batchIds.push(JSON.parse(answer.body.toString()).id);
       }
-      if (Date.now() > deadline) throw new Error(`the worker did not finish the batch in time:\n${worker.output()}`);
-      await new Promise((r) => setTimeout(r, 250));
+      const bytesQueued = await bytesOfEdits(redis, batchIds);
+      worker = await startService(
+        { ...env, ROLE: 'worker', MODELS_DIR: modelsDir },
+        /Step1X-Edit service \(worker\) is up/,
+      );
+      await waitUntilFinished(redis, batchIds, worker);
+      const bytesFinished = await bytesOfEdits(redis, batchIds);
+      const describe = (b: { perEdit: number; byKind: Map<string, number> }) =>
+        `${b.perEdit.toFixed(0)} B (${[...b.byKind].map(([k, v]) => `${k} ${(v / batchIds.length).toFixed(0)}`).join(', ')})`;
+      console.log(`Redis bytes per queued edit, by key:   ${describe(bytesQueued)}`);
+      console.log(`Redis bytes per finished edit, by key: ${describe(bytesFinished)}`);
     }
-    const bytesFinished = await bytesOfEdits(redis, batchIds);
 
-    const describe = (b: { perEdit: number; byKind: Map<string, number> }) =>
-      `${b.perEdit.toFixed(0)} B (${[...b.byKind].map(([k, v]) => `${k} ${(v / batchIds.length).toFixed(0)}`).join(', ')})`;
-    console.log(`Redis bytes per queued edit, by key:   ${describe(bytesQueued)}`);
-    console.log(`Redis bytes per finished edit, by key: ${describe(bytesFinished)}`);
-
-    const check = (result: LoadResult, target: { perSecond: number; p99Ms: number }) => {
+    for (const [result, target] of checks) {
       const ok = result.unexpected === 0 && result.perSecond >= target.perSecond && result.p99Ms <= target.p99Ms;
       console.log(
         `${ok ? 'ok  ' : 'MISS'} ${result.name}: target ≥ ${target.perSecond}/s, p99 ≤ ${target.p99Ms} ms` +
           (result.unexpected ? `, and ${result.unexpected} unexpected answers` : ''),
       );
       if (!ok) failures++;
-    };
-    check(results[2], TARGETS.imageKey);
-    check(multipartResult, TARGETS.multipart);
-    for (const result of [results[0], results[3]]) {
+    }
+    for (const result of results.filter((r) => !checks.some(([checked]) => checked === r))) {
       if (result.unexpected) {
         console.log(`MISS ${result.name}: ${result.unexpected} unexpected answers`);
         failures++;
