@@ -1,9 +1,13 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 /** Throughput and latency of one load phase. */
 export interface LoadResult {
   name: string;
+  /** Measured operations (after the warm-up). */
   requests: number;
+  /** Every operation, warm-up included (to divide the CPU a phase used by). */
+  operations: number;
   /** Answers whose status was not the expected one (each is also counted in `requests`). */
   unexpected: number;
   firstUnexpected: string | null;
@@ -64,6 +68,7 @@ export async function runLoad(phase: LoadPhase): Promise<LoadResult> {
   return {
     name: phase.name,
     requests: latencies.length,
+    operations: index,
     unexpected,
     firstUnexpected,
     perSecond: latencies.length / elapsedS,
@@ -125,4 +130,30 @@ export function formatLoad(result: LoadResult): string {
     `p50 ${result.p50Ms.toFixed(1).padStart(6)} ms  p99 ${result.p99Ms.toFixed(1).padStart(6)} ms  ` +
     `max ${result.maxMs.toFixed(1).padStart(6)} ms  n=${result.requests}${bad}`
   );
+}
+
+/** CPU milliseconds (user + system) used so far by each direct child of this process, by a short name. */
+export function childCpuMs(nameOf: (commandLine: string) => string): Map<string, number> {
+  const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+  const byName = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    let commandLine: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the parenthesised command name: state ppid ... utime(14) stime(15), 1-based.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) !== process.pid) continue;
+    const cpuMs = (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+    const name = nameOf(commandLine);
+    byName.set(name, (byName.get(name) ?? 0) + cpuMs);
+  }
+  const self = process.cpuUsage();
+  byName.set('load generator (this process)', (self.user + self.system) / 1000);
+  return byName;
 }

@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { startRedisServer, startS3rver, s3rverEnv, type RedisServerHandle } from '@step1x/local-services';
 import { ensureTinyModels } from '@step1x/model-builder';
-import { formatLoad, LoadClient, runLoad, type LoadResult } from './load-loop';
+import { childCpuMs, formatLoad, LoadClient, runLoad, type LoadResult } from './load-loop';
 
 const CONCURRENCY = 16;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -99,6 +99,24 @@ function multipartBody(boundary: string, fields: Record<string, string>, png: Bu
     Buffer.from(`\r\n--${boundary}--\r\n`),
   );
   return Buffer.concat(parts);
+}
+
+/** Names the bench's children in the CPU table. */
+function processName(commandLine: string): string {
+  if (commandLine.includes('redis-server')) return 'redis-server';
+  if (commandLine.includes('S3rver')) return 's3rver';
+  if (/step1x\.js start/.test(commandLine)) return 'API (step1x start)';
+  return commandLine.slice(0, 40);
+}
+
+/** Runs a phase and adds the CPU each process spent per operation (robust to other load on the machine). */
+async function withCpu(phase: () => Promise<LoadResult>): Promise<LoadResult & { cpuMsPerOp: Map<string, number> }> {
+  const before = childCpuMs(processName);
+  const result = await phase();
+  const after = childCpuMs(processName);
+  const cpuMsPerOp = new Map<string, number>();
+  for (const [name, ms] of after) cpuMsPerOp.set(name, (ms - (before.get(name) ?? 0)) / result.operations);
+  return { ...result, cpuMsPerOp };
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
@@ -211,7 +229,7 @@ async function main(): Promise<void> {
   );
   const client = new LoadClient(api.url!, CONCURRENCY);
   const auth = { authorization: `Bearer ${API_KEY}` };
-  const results: LoadResult[] = [];
+  const results: Array<LoadResult & { cpuMsPerOp: Map<string, number> }> = [];
   const createdIds: string[] = [];
   const expect = (status: number, answer: { status: number; body: Buffer }) =>
     answer.status === status ? null : `${answer.status} ${answer.body.toString().slice(0, 200)}`;
@@ -223,7 +241,7 @@ async function main(): Promise<void> {
       .png()
       .toBuffer();
 
-    if (PHASES.has('raw')) results.push(await rawBullmq(redisServer));
+    if (PHASES.has('raw')) results.push(await withCpu(() => rawBullmq(redisServer)));
 
     let accepted = 0;
     const submitPhase = (name: string, headers: Record<string, string>, body: Buffer) =>
@@ -246,7 +264,9 @@ async function main(): Promise<void> {
     const multipartHeaders = { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` };
     const memoryBefore = await usedMemory(redis);
     if (PHASES.has('multipart')) {
-      const result = await submitPhase('POST /v1/edits multipart 96×64 PNG', multipartHeaders, multipart);
+      const result = await withCpu(() =>
+        submitPhase('POST /v1/edits multipart 96×64 PNG', multipartHeaders, multipart),
+      );
       results.push(result);
       checks.push([result, TARGETS.multipart]);
     }
@@ -256,21 +276,23 @@ async function main(): Promise<void> {
     const jsonHeaders = { ...auth, 'content-type': 'application/json' };
     const imageKeyBody = Buffer.from(JSON.stringify({ image_key: ticket, instruction: 'make it snowy', steps: 2 }));
     if (PHASES.has('image_key')) {
-      const result = await submitPhase('POST /v1/edits JSON image_key', jsonHeaders, imageKeyBody);
+      const result = await withCpu(() => submitPhase('POST /v1/edits JSON image_key', jsonHeaders, imageKeyBody));
       results.push(result);
       checks.push([result, TARGETS.imageKey]);
     }
     const memoryGrowth = (await usedMemory(redis)) - memoryBefore;
     if (PHASES.has('get') && createdIds.length > 0) {
       results.push(
-        await runLoad({
-          name: 'GET /v1/edits/{id}',
-          concurrency: CONCURRENCY,
-          warmupMs: 1000,
-          durationMs: SECONDS * 1000,
-          operation: async (i) =>
-            expect(200, await client.send('GET', `/v1/edits/${createdIds[i % createdIds.length]}`, auth)),
-        }),
+        await withCpu(() =>
+          runLoad({
+            name: 'GET /v1/edits/{id}',
+            concurrency: CONCURRENCY,
+            warmupMs: 1000,
+            durationMs: SECONDS * 1000,
+            operation: async (i) =>
+              expect(200, await client.send('GET', `/v1/edits/${createdIds[i % createdIds.length]}`, auth)),
+          }),
+        ),
       );
     }
     const loadAfter = loadavg();
@@ -279,6 +301,11 @@ async function main(): Promise<void> {
         `${loadAfter[0].toFixed(2)} after (2 cores shared)`,
     );
     for (const result of results) console.log(formatLoad(result));
+    console.log('CPU ms per operation, by process (independent of how busy the machine is):');
+    for (const result of results) {
+      const parts = [...result.cpuMsPerOp].filter(([, ms]) => ms >= 0.005);
+      console.log(`  ${result.name.padEnd(34)} ${parts.map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(', ')}`);
+    }
     if (accepted > 0) {
       console.log(
         `Redis used_memory growth per queued edit (record, index, job, events): ` +
