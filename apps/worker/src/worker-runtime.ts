@@ -13,7 +13,7 @@ import {
   RedisWebhookSecretStore,
   type CloseResult,
 } from '@step1x/queue';
-import type { PipelineLoadOptions } from '@step1x/pipeline';
+import type { PipelineLoadOptions, SessionOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
 import { createRetrySchedule, EgressGuard, WebhookSender } from '@step1x/webhooks';
 import { EditRunner } from './edits/edit-runner.service';
@@ -45,6 +45,16 @@ export interface RunningWorker {
   close(graceMs?: number): Promise<CloseResult>;
 }
 
+/** ONNX Runtime session settings from the ORT_* variables (README, Configuration). */
+export function sessionOptionsFrom(config: AppConfig): SessionOptions {
+  return {
+    executionProviders: config.worker.executionProviders,
+    intraOpThreads: config.worker.intraOpThreads,
+    cpuMemArena: config.worker.cpuMemArena,
+    memPattern: config.worker.memPattern,
+  };
+}
+
 /**
  * The worker's composition root: models loaded and warm first (boot fails on a bad models folder before any job
  * is taken), then the adapters, the `@OnJob` registry (boot fails on a missing or duplicate handler) and the
@@ -54,10 +64,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = options.modelsDir ?? (await resolveModelsDir(config.worker.modelsDir, logger)).modelsDir;
-  const pipelineOptions = options.pipeline ?? {
-    executionProviders: config.worker.executionProviders,
-    intraOpThreads: config.worker.intraOpThreads,
-  };
+  const pipelineOptions = options.pipeline ?? sessionOptionsFrom(config);
   const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, pipelineOptions));
 
   const keys = new RedisKeys(config.redis.keyPrefix);

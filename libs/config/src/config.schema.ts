@@ -189,6 +189,18 @@ export const ENV_SCHEMA = {
     max: 256,
     doc: 'Threads inside one ONNX Runtime op; 0 lets the runtime choose.',
   }),
+  ORT_CPU_MEM_ARENA: boolVar({
+    default: 'false',
+    doc:
+      "ONNX Runtime's CPU memory arena. On, the arena keeps the largest buffers of any edit for the process's life " +
+      '(RSS stays at the high-water mark of the largest size level); off, buffers go back after each run.',
+  }),
+  ORT_MEM_PATTERN: boolVar({
+    default: 'false',
+    doc:
+      'ONNX Runtime memory patterns: plan one allocation per run from the shapes seen before. Only pays off when ' +
+      'every run has the same shapes; edits change shape with the image size.',
+  }),
   MODELS_DIR: stringVar({
     default: undefined,
     doc: 'Directory of the ONNX models the worker loads. Unset: the tiny test models shipped with the project.',

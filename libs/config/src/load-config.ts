@@ -44,6 +44,10 @@ export interface AppConfig {
     modelsDir: string | null;
     executionProviders: string[];
     intraOpThreads: number;
+    /** ORT_CPU_MEM_ARENA */
+    cpuMemArena: boolean;
+    /** ORT_MEM_PATTERN */
+    memPattern: boolean;
   };
   webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
 }
@@ -174,6 +178,8 @@ export function loadConfig(env: Env): AppConfig {
       modelsDir: p.MODELS_DIR,
       executionProviders: p.ORT_EXECUTION_PROVIDERS,
       intraOpThreads: p.ORT_INTRA_OP_THREADS,
+      cpuMemArena: p.ORT_CPU_MEM_ARENA,
+      memPattern: p.ORT_MEM_PATTERN,
     },
     webhooks: {
       retryScheduleMs: p.WEBHOOK_RETRY_SCHEDULE,
