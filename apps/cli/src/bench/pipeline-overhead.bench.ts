@@ -4,8 +4,9 @@
  *
  * Orchestration share = (edit wall time − time inside `InferenceSession.run`) / edit wall time: everything the
  * pipeline itself does around the graphs (decode, resampling, tokenizing, packing, CFG, Euler, tensor copies).
- * Memory: idle RSS after load and warm-up, the peak RSS sampled during each edit, and the settled RSS a few
- * seconds after it (after a GC), per size level, then one small edit again to show the RSS comes back.
+ * Memory: idle RSS after load and warm-up, the peak RSS of each edit (the kernel's high-water mark, reset before
+ * it), and the settled RSS a few seconds after it (after a GC), per size level, then one small edit again to show
+ * the RSS comes back.
  *
  * Targets (issue 7 §5): share ≤ 2 % at every size; peak ≤ 2 GiB at size level 1024; settled within
  * SETTLE_SLACK_MIB of the idle RSS after every edit. Knobs: BENCH_STEPS (default 28), BENCH_RUNS (default 2),
@@ -14,6 +15,7 @@
 import { loadConfig } from '@step1x/config';
 import { ensureTinyModels } from '@step1x/model-builder';
 import { sessionOptionsFrom } from '@step1x/worker';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
   createOrtSession,
@@ -94,6 +96,21 @@ const STAGE_GRAPHS: ReadonlyArray<[keyof EditTimings, RegExp | null]> = [
 
 const rssMib = () => process.memoryUsage.rss() / MIB;
 
+/**
+ * The kernel's high-water mark of this process's RSS since the last `resetPeakRss` (VmHWM). ONNX Runtime runs
+ * block the event loop, so sampling from a timer would miss the peaks inside them.
+ */
+function peakRssMib(): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!match) throw new Error('no VmHWM in /proc/self/status');
+  return Number(match[1]) / 1024;
+}
+
+/** Resets VmHWM to the current RSS (Linux: `5` to /proc/self/clear_refs). */
+function resetPeakRss(): void {
+  writeFileSync('/proc/self/clear_refs', '5');
+}
+
 async function settledRssMib(): Promise<number> {
   for (let i = 0; i < 3; i++) {
     global.gc?.();
@@ -125,7 +142,7 @@ async function main(): Promise<void> {
       let peak = 0;
       for (let r = 0; r < RUNS; r++) {
         timed.reset();
-        const sampler = setInterval(() => (peak = Math.max(peak, rssMib())), 10);
+        resetPeakRss();
         const started = performance.now();
         const cpuBefore = process.cpuUsage();
         const result = await pipeline.edit({
@@ -138,8 +155,7 @@ async function main(): Promise<void> {
         const total = performance.now() - started;
         const cpuUsed = process.cpuUsage(cpuBefore);
         const cpu = (cpuUsed.user + cpuUsed.system) / 1000;
-        clearInterval(sampler);
-        peak = Math.max(peak, rssMib());
+        peak = Math.max(peak, peakRssMib());
         const run = timed.runMs();
         const working = `${result.workingSize.width}×${result.workingSize.height}`;
         const stages = STAGE_GRAPHS.map(
