@@ -9,7 +9,7 @@
  * the RSS comes back.
  *
  * Targets (issue 7 §5): share ≤ 2 % at every size; peak ≤ 2 GiB at size level 1024; settled within
- * SETTLE_SLACK_MIB of the idle RSS after every edit. Knobs: BENCH_STEPS (default 28), BENCH_RUNS (default 2),
+ * SETTLE_SLACK_MIB of the idle RSS after every edit. Knobs: BENCH_STEPS (default 28), BENCH_RUNS (default 1),
  * and the worker's ORT_* variables (libs/config), which this bench reads like the worker does.
  */
 import { loadConfig } from '@step1x/config';
@@ -29,7 +29,7 @@ import {
 const STEPS = Number(process.env.BENCH_STEPS ?? 28);
 /** Size levels to run (a comma list), e.g. to profile one. @defaultValue all four, then 256 again */
 const ONLY_LEVELS = process.env.BENCH_LEVELS?.split(',').map(Number);
-const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const MAX_SHARE = 0.02;
 const MAX_PEAK_MIB_AT_1024 = 2048;
 /** How far above its idle RSS the process may settle after an edit. */
