@@ -194,8 +194,8 @@ export const ENV_SCHEMA = {
     doc:
       "ONNX Runtime's CPU memory arena. On, the arena keeps the largest buffers of any edit for the process's life " +
       '(RSS stays at the high-water mark of the largest size level); off, buffers go back after each run, at the ' +
-      'cost of more CPU time for models that run on the CPU (about 2× at size level 512, 3.5× at 768 with the tiny ' +
-      'models; GPU providers keep their own arena).',
+      'cost of more CPU time for models that run on the CPU (with the tiny models about 2× at size level 512, 4× at ' +
+      '1024; GPU providers keep their own arena).',
   }),
   ORT_MEM_PATTERN: boolVar({
     default: 'false',
