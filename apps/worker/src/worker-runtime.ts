@@ -16,7 +16,7 @@ import {
   RedisCancelBus,
   type CloseResult,
 } from '@step1x/job-queue';
-import type { PipelineLoadOptions } from '@step1x/pipeline';
+import type { PipelineLoadOptions, SessionOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/egress';
 import { createRetrySchedule, WebhookSender } from '@step1x/webhooks';
@@ -59,6 +59,16 @@ export interface RunningWorker {
   close(graceMs?: number): Promise<CloseResult>;
 }
 
+/** ONNX Runtime session settings from the ORT_* variables (README, Configuration). */
+export function sessionOptionsFrom(config: AppConfig): SessionOptions {
+  return {
+    executionProviders: config.worker.executionProviders,
+    intraOpThreads: config.worker.intraOpThreads,
+    cpuMemArena: config.worker.cpuMemArena,
+    memPattern: config.worker.memPattern,
+  };
+}
+
 /**
  * The worker's composition root: models loaded and warm first (boot fails on a bad models folder before any job
  * is taken), then the adapters, the `@OnJob` registry (boot fails on a missing or duplicate handler) and the
@@ -68,13 +78,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = requireModelsDir(options.modelsDir, config.worker.modelsDir);
-  const pipeline = {
-    imageLimits: imageDecodeLimits(config),
-    ...(options.pipeline ?? {
-      executionProviders: config.worker.executionProviders,
-      intraOpThreads: config.worker.intraOpThreads,
-    }),
-  };
+  const pipeline = { imageLimits: imageDecodeLimits(config), ...(options.pipeline ?? sessionOptionsFrom(config)) };
   const allowRandomWeights = options.allowRandomWeights ?? config.worker.allowRandomWeights;
   const editors = await loadWarmEditors(modelsDir, config.worker.concurrency, logger, { pipeline, allowRandomWeights });
   const pool = new EditorPool(editors);

@@ -22,6 +22,7 @@ import { EditPresenter } from './edit-presenter';
 import { idempotencyRequestHash } from './idempotency-hash';
 import { ImageIntakeService, type AcceptedImage, type UploadedImage } from './image-intake.service';
 import { decodeListCursor, encodeListCursor } from './list-cursor';
+import { QueueAdmission } from './queue-admission';
 
 export const CREATE_EDIT_ROUTE = 'POST /v1/edits';
 const WAIT_POLL_MS = 200;
@@ -45,6 +46,7 @@ export interface CreateEditResult {
 @Injectable()
 export class EditsService {
   private readonly logger = new Logger('EditsService');
+  private readonly admission: QueueAdmission;
 
   constructor(
     @Inject(DEPS.edits) private readonly edits: EditRepository,
@@ -59,7 +61,9 @@ export class EditsService {
     private readonly presenter: EditPresenter,
     private readonly completion: CompletionWebhook,
     private readonly metrics: MetricsRegistry,
-  ) {}
+  ) {
+    this.admission = new QueueAdmission(() => this.jobQueue.depth(), { maxDepth: config.limits.queueMaxDepth });
+  }
 
   /** POST /v1/edits: idempotency, back-pressure, image intake, record + job, then the optional wait. */
   async create(command: CreateEditCommand): Promise<CreateEditResult> {
@@ -183,9 +187,9 @@ export class EditsService {
   }
 
   private async assertQueueHasRoom(): Promise<void> {
-    const depth = await this.jobQueue.depth();
-    if (depth.total >= this.config.limits.queueMaxDepth) {
-      throw new ApiError(ErrorCode.QueueFull, `the queue is full (${depth.total} edits waiting); retry later`, {
+    const admission = await this.admission.admit();
+    if (!admission.admitted) {
+      throw new ApiError(ErrorCode.QueueFull, `the queue is full (${admission.depth} edits waiting); retry later`, {
         headers: { 'Retry-After': String(this.config.limits.queueFullRetryAfterS) },
       });
     }
