@@ -197,12 +197,12 @@ export const ENV_SCHEMA = {
     doc: 'Threads inside one ONNX Runtime op; 0 lets the runtime choose.',
   }),
   ORT_CPU_MEM_ARENA: boolVar({
-    default: 'false',
+    default: 'true',
     doc:
-      "ONNX Runtime's CPU memory arena. On, the arena keeps the largest buffers of any edit for the process's life " +
-      '(RSS stays at the high-water mark of the largest size level); off, buffers go back after each run, at the ' +
-      'cost of more CPU time for models that run on the CPU (with the tiny models about 2× at size level 512, 4× at ' +
-      '1024; GPU providers keep their own arena).',
+      "ONNX Runtime's CPU memory arena (ONNX Runtime's default). On, runs are fast but the arena keeps the largest " +
+      "buffers of any edit for the process's life (RSS stays at the high-water mark of the largest size level); off, " +
+      'buffers go back after each run at 2–4× the CPU time for models that run on the CPU (tiny models, size levels ' +
+      '512–1024). GPU providers keep their own arena.',
   }),
   ORT_MEM_PATTERN: boolVar({
     default: 'false',

@@ -25,8 +25,9 @@ export interface SessionOptions {
   /** Threads inside one op; 0 lets the runtime choose. @defaultValue 0 */
   readonly intraOpThreads?: number;
   /**
-   * ONNX Runtime's CPU memory arena. It never hands memory back, so a worker would stay at the high-water mark of
-   * its largest edit; without it each run's buffers are freed when the run ends. @defaultValue false
+   * ONNX Runtime's CPU memory arena. It never hands memory back, so a worker stays at the high-water mark of its
+   * largest edit; without it each run's buffers are freed when the run ends, at 2–4× the CPU time of a run (long
+   * runs then hold the event loop's timers back, BullMQ's lock renewal included). @defaultValue true
    */
   readonly cpuMemArena?: boolean;
   /** Memory patterns (one planned allocation per run, keyed by input shapes). @defaultValue false */

@@ -17,7 +17,7 @@ export class OrtInferenceSession implements InferenceSession {
       executionProviders: [...(options.executionProviders ?? ['cpu'])],
       intraOpNumThreads: options.intraOpThreads ?? 0,
       graphOptimizationLevel: 'all',
-      enableCpuMemArena: options.cpuMemArena ?? false,
+      enableCpuMemArena: options.cpuMemArena ?? true,
       enableMemPattern: options.memPattern ?? false,
     });
     return new OrtInferenceSession(session);
