@@ -140,6 +140,8 @@ export async function startChaosStack(extraEnv: Record<string, string> = {}): Pr
   let api: ServiceProcess | null = null;
   const supervisor = new WorkerSupervisor(() => spawnService({ ...env, ROLE: 'worker' }));
   const redisClient = new Redis(redis.url, { maxRetriesPerRequest: 20, retryStrategy: () => 200 });
+  // Redis restarts on purpose; the client reconnects, and its commands wait for that.
+  redisClient.on('error', () => undefined);
 
   const startApi = async () => {
     api = spawnService({ ...env, ROLE: 'api', LOG_LEVEL: 'warn' });
