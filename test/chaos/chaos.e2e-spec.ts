@@ -188,9 +188,16 @@ describe(`chaos (${profileName} profile, real processes)`, { concurrency: false 
       );
       const missing = [...ledger.accepted.keys()].filter((id) => !byId.has(id));
       assert.deepEqual(missing, [], 'every accepted edit is listed after the restart');
-      const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'paused', 'waiting-children');
-      const jobs = Object.values(counts).reduce((a, b) => a + b, 0);
-      assert.equal(jobs, unfinished.length, `one job per unfinished edit: ${JSON.stringify(counts)}`);
+      // A job left active by a finish that Redis missed is re-run and skipped (the edit is terminal): harmless.
+      // What must hold is the other way round: no unfinished edit without a live job.
+      const jobless: string[] = [];
+      for (const id of unfinished) {
+        const state = await (await queue.getJob(id))?.getState();
+        if (!['waiting', 'prioritized', 'active', 'delayed'].includes(state ?? 'missing')) {
+          jobless.push(`${id} (${state ?? 'no job'})`);
+        }
+      }
+      assert.deepEqual(jobless, [], 'every unfinished edit still has its job');
     } finally {
       await queue.close();
       await queue.disconnect();
