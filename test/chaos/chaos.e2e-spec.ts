@@ -146,6 +146,9 @@ describe(`chaos (${profileName} profile, real processes)`, { concurrency: false 
 
   it(`restart Redis (AOF, deploy/redis.conf) under ${PROFILE.queuedEdits} queued edits`, async () => {
     const ledger = new ChaosLedger(`Redis restart, ${PROFILE.queuedEdits} queued`);
+    // The restart only proves durability if Redis runs as in production (deploy/redis.conf).
+    assert.deepEqual(await stack.redisClient.config('GET', 'appendonly'), ['appendonly', 'yes']);
+    assert.deepEqual(await stack.redisClient.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction']);
     await stack.supervisor.stopAll();
     for (let i = 0; i < PROFILE.queuedEdits; i += 8) {
       const batch = await Promise.all(
