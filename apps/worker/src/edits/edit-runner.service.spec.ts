@@ -111,8 +111,14 @@ class ScriptedEditor implements ImageEditor {
   async release() {}
 }
 
-function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Buffer> = new Map()) {
+function harness(
+  record: EditRecord,
+  editor: ImageEditor,
+  stored: Map<string, Buffer> = new Map(),
+  storedMetadata: Map<string, Record<string, string>> = new Map(),
+) {
   if (!stored.has(record.inputKey)) stored.set(record.inputKey, Buffer.from('input'));
+  let puts = 0;
   const edits = new MemoryEdits(record);
   const queued: DeliverWebhookPayload[] = [];
   let nowMs = Date.parse('2026-01-01T00:00:10.000Z');
@@ -131,9 +137,17 @@ function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Bu
         body: Readable.from([bytes]),
       };
     },
-    async put(key: string, body: Buffer | Uint8Array | Readable) {
+    async put(key: string, body: Buffer | Uint8Array | Readable, options: { metadata?: Record<string, string> }) {
+      puts++;
       stored.set(key, body as Buffer);
+      storedMetadata.set(key, { ...options.metadata });
       return { key, etag: null, size: (body as Buffer).length };
+    },
+    async head(key: string) {
+      const bytes = stored.get(key);
+      if (!bytes) return null;
+      const metadata = storedMetadata.get(key) ?? {};
+      return { key, etag: null, size: bytes.length, contentType: null, lastModified: new Date(), metadata };
     },
   };
   const webhooks = new EditWebhooks(
@@ -147,7 +161,7 @@ function harness(record: EditRecord, editor: ImageEditor, stored: Map<string, Bu
     clock,
   });
   const events = () => queued.map((p) => JSON.parse(p.body) as WebhookEvent);
-  return { edits, queued, events, runner, stored };
+  return { edits, queued, events, runner, stored, storedMetadata, puts: () => puts };
 }
 
 function contextOf(attempt = 1, maxAttempts = 3, controller = new AbortController()): JobContext {
@@ -238,6 +252,52 @@ describe('EditRunner', () => {
     await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf());
     assert.equal(h.events().filter((e) => e.type === 'edit.started').length, 0);
     assert.equal(h.edits.record.startedAt, '2026-01-01T00:00:05.000Z');
+  });
+
+  it('records, without re-running or writing again, the output a worker wrote before dying', async () => {
+    const record = recordOf({ status: 'running', startedAt: '2026-01-01T00:00:05.000Z', attempts: 1 });
+    const key = outputKeyOf('acme', record.id, 'png');
+    const editor = new ScriptedEditor();
+    const h = harness(
+      record,
+      editor,
+      new Map([[key, Buffer.from('png-bytes')]]),
+      new Map([[key, { tenant: 'acme', edit: record.id, width: '30', height: '20', truncated: 'true' }]]),
+    );
+    assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf(2)), 'succeeded');
+    assert.equal(editor.calls, 0, 'not run again');
+    assert.equal(h.puts(), 0, 'not written again');
+    assert.equal(h.edits.record.status, 'succeeded');
+    assert.deepEqual(h.edits.record.output, { key, width: 30, height: 20, format: 'png', seed: 7 });
+    assert.equal(h.edits.record.input.truncated, true);
+    assert.deepEqual(
+      h.events().map((e) => e.type),
+      ['edit.completed'],
+    );
+  });
+
+  it('runs a taken-over edit again when no usable output was written (none, or without size metadata)', async () => {
+    const record = recordOf({ status: 'running', startedAt: '2026-01-01T00:00:05.000Z' });
+    const key = outputKeyOf('acme', record.id, 'png');
+    for (const metadata of [null, { tenant: 'acme', edit: record.id }]) {
+      const editor = new ScriptedEditor();
+      const h = harness(
+        structuredClone(record),
+        editor,
+        metadata ? new Map([[key, Buffer.from('old')]]) : new Map(),
+        metadata ? new Map([[key, metadata]]) : new Map(),
+      );
+      assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf(2)), 'succeeded');
+      assert.equal(editor.calls, 1);
+      assert.equal(h.puts(), 1);
+      assert.deepEqual(h.storedMetadata.get(key), {
+        tenant: 'acme',
+        edit: record.id,
+        width: '30',
+        height: '20',
+        truncated: 'true',
+      });
+    }
   });
 
   it('fails bad input without a retry: NonRetryableJobError with the code, failed record, edit.completed', async () => {
