@@ -15,6 +15,7 @@ import { ChaosLedger, countRow, editsById, renderTable, waitUntilTerminal, type 
 const PROFILES = {
   full: {
     workerKills: 10,
+    killsAfterPut: 3,
     queuedEdits: 500,
     drainAfterRedis: 4,
     redisDownMs: 10_000,
@@ -25,6 +26,7 @@ const PROFILES = {
   },
   ci: {
     workerKills: 2,
+    killsAfterPut: 1,
     queuedEdits: 40,
     drainAfterRedis: 2,
     redisDownMs: 3_000,
@@ -142,6 +144,34 @@ describe(`chaos (${profileName} profile, real processes)`, { concurrency: false 
     }
     assert.equal(stack.supervisor.restarts >= PROFILE.workerKills, true);
     await finish(ledger, `${killedIds.size} kills, ${stack.supervisor.restarts} restarts`);
+  });
+
+  it(`SIGKILL a worker right after S3 acknowledged its output, ${PROFILE.killsAfterPut} times`, async () => {
+    const ledger = new ChaosLedger(`worker SIGKILL between output PUT and record ×${PROFILE.killsAfterPut}`);
+    await stack.supervisor.settle(1);
+    let kills = 0;
+    try {
+      for (let i = 0; i < PROFILE.killsAfterPut; i++) {
+        const [worker] = stack.supervisor.workers();
+        const killed = new Promise<void>((resolve) => {
+          stack.s3Proxy.onAcknowledgedPut('outputs/', async () => {
+            stack.s3Proxy.onAcknowledgedPut('outputs/', null);
+            worker.kill('SIGKILL');
+            await worker.exited;
+            kills++;
+            resolve();
+          });
+        });
+        const answer = await submit({});
+        assert.ok(answer.edit, JSON.stringify(answer));
+        ledger.accept(answer.edit);
+        await killed;
+        await stack.supervisor.settle(1);
+      }
+    } finally {
+      stack.s3Proxy.onAcknowledgedPut('outputs/', null);
+    }
+    await finish(ledger, `${kills} kills after the output PUT`);
   });
 
   it(`restart Redis (AOF, deploy/redis.conf) under ${PROFILE.queuedEdits} queued edits`, async () => {

@@ -14,6 +14,11 @@ export interface S3CountingProxy {
   successfulPuts(key: string): number;
   /** Successful PUTs of every key under `prefix`, added up. */
   successfulPutsUnder(prefix: string): number;
+  /**
+   * Calls `hook` once S3 has acknowledged a PUT of a key under `prefix`, before the writer hears of it (the answer
+   * is held until the hook resolves): the moment to kill a writer that must not learn its write succeeded.
+   */
+  onAcknowledgedPut(prefix: string, hook: ((key: string) => Promise<void>) | null): void;
   setUpstream(port: number): void;
   down(): Promise<void>;
   up(): Promise<void>;
@@ -22,6 +27,7 @@ export interface S3CountingProxy {
 
 export async function startS3CountingProxy(bucket: string, upstreamPort: number): Promise<S3CountingProxy> {
   let upstream = upstreamPort;
+  let putHook: { prefix: string; hook: (key: string) => Promise<void> } | null = null;
   const puts = new Map<string, number>();
   const sockets = new Set<Socket>();
   const bucketPrefix = `/${bucket}/`;
@@ -37,11 +43,17 @@ export async function startS3CountingProxy(bucket: string, upstreamPort: number)
       (answer) => {
         const key = objectKeyOf(req.url ?? '');
         const isObjectPut = req.method === 'PUT' && key !== null && !(req.url ?? '').includes('uploadId=');
-        if (isObjectPut && answer.statusCode !== undefined && answer.statusCode < 300) {
+        const acknowledged = isObjectPut && answer.statusCode !== undefined && answer.statusCode < 300;
+        let hold: Promise<void> = Promise.resolve();
+        if (acknowledged && key !== null) {
           puts.set(key, (puts.get(key) ?? 0) + 1);
+          if (putHook && key.startsWith(putHook.prefix)) hold = putHook.hook(key);
         }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        void hold.finally(() => {
+          if (res.destroyed) return;
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
       },
     );
     // Upstream gone mid-request (s3rver stopped): the client sees its connection drop, as with S3 gone.
@@ -75,6 +87,7 @@ export async function startS3CountingProxy(bucket: string, upstreamPort: number)
     endpoint: `http://127.0.0.1:${port}`,
     successfulPuts: (key) => puts.get(key) ?? 0,
     successfulPutsUnder: (prefix) => [...puts].reduce((sum, [k, n]) => (k.startsWith(prefix) ? sum + n : sum), 0),
+    onAcknowledgedPut: (prefix, hook) => void (putHook = hook ? { prefix, hook } : null),
     setUpstream: (next) => void (upstream = next),
     down: close,
     up: async () => {
