@@ -59,7 +59,7 @@ export class WorkerSupervisor {
       this.pending.add(restarted);
       void restarted.finally(() => this.pending.delete(restarted));
     });
-    await worker.waitForOutput(/taking jobs/, 120_000);
+    await worker.waitForOutput(/taking jobs/, 300_000);
     return worker;
   }
 
@@ -145,7 +145,7 @@ export async function startChaosStack(extraEnv: Record<string, string> = {}): Pr
 
   const startApi = async () => {
     api = spawnService({ ...env, ROLE: 'api', LOG_LEVEL: 'warn' });
-    await api.waitForOutput(/is up at/, 120_000);
+    await api.waitForOutput(/is up at/, 300_000);
   };
 
   const stack: ChaosStack = {
