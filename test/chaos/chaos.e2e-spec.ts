@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue } from 'bullmq';
 import { QueueName, type EditObject } from '@step1x/contracts';
-import { RedisKeys, type DeliveryLogEntry } from '@step1x/queue';
+import { RedisKeys, type DeliveryLogEntry } from '@step1x/edit-store';
 import { multipartOf, pngOf, verifiedEvent } from '../e2e/service-harness';
 import { startChaosStack, type ChaosStack } from './chaos-stack';
 import { ChaosLedger, countRow, editsById, renderTable, waitUntilTerminal, type ChaosRow } from './chaos-ledger';

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { newEditId, type EditObject } from '@step1x/contracts';
-import { closeRedisClient, createRedisClient, RedisKeys } from '@step1x/queue';
+import { closeRedisClient, createRedisClient, RedisKeys } from '@step1x/edit-store';
 import type { Redis } from 'ioredis';
 import { pngOf, startApiHarness, type ApiHarness } from '../e2e/api-harness';
 import { multipartOf } from '../e2e/service-harness';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { EditObject } from '@step1x/contracts';
-import { RedisCancelBus, RedisKeys } from '@step1x/queue';
+import { RedisKeys } from '@step1x/edit-store';
+import { RedisCancelBus } from '@step1x/job-queue';
 import type { WebhookReceiver } from '../support/webhook-receiver';
 import { jsonInit, multipartOf, pngOf, startApiWithImageHost, type ApiHarness } from './api-harness';
 

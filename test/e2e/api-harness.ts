@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { createApiApp, createApiDeps, type ApiRuntime } from '@step1x/api';
 import { loadConfig, type AppConfig } from '@step1x/config';
-import { closeRedisClient, createRedisClient, RedisEditRepository, RedisKeys } from '@step1x/queue';
+import { closeRedisClient, createRedisClient, RedisEditRepository, RedisKeys } from '@step1x/edit-store';
 import { S3ObjectStore } from '@step1x/storage';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';

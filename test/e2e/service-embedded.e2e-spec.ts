@@ -47,6 +47,7 @@ describe('service: npm start with no configuration (e2e)', () => {
     assert.match(banner, /local: redis-server at redis:\/\/127\.0\.0\.1:\d+/);
     assert.match(banner, /local: s3rver at http:\/\/127\.0\.0\.1:\d+/);
     assert.match(banner, /^\s+curl .*Prefer: wait=30.*-F image=@/m);
+    assert.match(banner, /models: \S+ \(RANDOM weights: outputs are not meaningful edits\)/);
   });
 
   it('the printed curl example works as printed: the edit succeeds and the GET example reads it back', async () => {
@@ -55,6 +56,7 @@ describe('service: npm start with no configuration (e2e)', () => {
     const edit = JSON.parse(stdout) as EditObject;
     assert.equal(edit.status, 'succeeded', stdout);
     assert.deepEqual([edit.output?.width, edit.output?.height], [edit.input.width, edit.input.height]);
+    assert.equal(edit.output?.random_weights, true, 'local mode runs the tiny random models and says so');
     const read = banner.match(/^\s+(curl .*\/v1\/edits\/EDIT_ID.*)$/m)![1].replace('EDIT_ID', edit.id);
     const again = JSON.parse((await run('sh', ['-c', read], { timeout: 10_000 })).stdout) as EditObject;
     assert.equal(again.id, edit.id);

@@ -1,6 +1,6 @@
 // The distributed service as real processes: redis-server, s3rver, the API (`step1x start` with ROLE=api) and
-// workers (`step1x start` with ROLE=worker, the real tiny pipeline), wired only through the environment exactly as
-// a deployment would be, plus a webhook receiver on 127.0.0.2 (the only address the egress allowlist lets in).
+// workers (`step1x start` with ROLE=worker, the real pipeline on the tiny random-weight models, given as MODELS_DIR
+// with ALLOW_RANDOM_WEIGHTS), wired only through the environment exactly as a deployment would be, plus a webhook receiver on 127.0.0.2 (the only address the egress allowlist lets in).
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
@@ -10,10 +10,15 @@ import { S3ObjectStore } from '@step1x/storage';
 import { spawnManaged, type ManagedProcess, type ProcessExit } from '../support/managed-process';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';
+import { tinyModelsDir } from '../support/tiny-models';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver';
 
 // Compiled to test/dist/e2e: the repository root is three levels up.
-export const CLI = join(__dirname, '..', '..', '..', 'apps', 'cli', 'bin', 'step1x.js');
+const ROOT = join(__dirname, '..', '..', '..');
+export const CLI = join(ROOT, 'apps', 'cli', 'bin', 'step1x.js');
+/** The production entry points (what an image runs), beside the CLI's `step1x start`. */
+export const API_MAIN = join(ROOT, 'apps', 'api', 'dist', 'main.js');
+export const WORKER_MAIN = join(ROOT, 'apps', 'worker', 'dist', 'main.js');
 
 export const TENANTS = {
   acme: { id: 'acme', key: 'sk_e2e_acme_0123456789' },
@@ -44,9 +49,12 @@ export interface ServiceProcess {
   exited: Promise<ProcessExit>;
 }
 
-/** Spawns `step1x start` with exactly `env` (plus PATH/HOME), so nothing leaks in from the test's environment. */
-export function spawnService(env: Record<string, string>): ServiceProcess {
-  const managed = spawnManaged(process.execPath, [CLI, 'start'], {
+/**
+ * Spawns `step1x start` (or another entry: `[API_MAIN]`, `[WORKER_MAIN]`) with exactly `env` (plus PATH/HOME), so
+ * nothing leaks in from the test's environment.
+ */
+export function spawnService(env: Record<string, string>, entry: readonly string[] = [CLI, 'start']): ServiceProcess {
+  const managed = spawnManaged(process.execPath, entry, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
   });
   return {
@@ -104,11 +112,14 @@ export interface ServiceStack {
 }
 
 export async function startServiceStack(extraEnv: Record<string, string> = {}): Promise<ServiceStack> {
+  const modelsDir = await tinyModelsDir();
   const redis = await startRedisServer();
   const s3 = await startS3rver();
   const receiver = await startWebhookReceiver({ host: '127.0.0.2' });
   const keyPrefix = 'svc';
   const env: Record<string, string> = {
+    MODELS_DIR: modelsDir,
+    ALLOW_RANDOM_WEIGHTS: 'true',
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: keyPrefix,
     ...s3rverEnv(s3),

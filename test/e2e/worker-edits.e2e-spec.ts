@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EditObject, WebhookEvent } from '@step1x/contracts';
-import type { DeliveryLogEntry } from '@step1x/queue';
+import type { DeliveryLogEntry } from '@step1x/edit-store';
 import type { ReceivedRequest } from '../support/webhook-receiver';
 import {
   downloadImage,

@@ -15,7 +15,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CaseResult, checkQwen25vlTinySet } from '@step1x/cli';
+import { checkQwen25vlTinySet, failedTensorNames } from '@step1x/golden-checks';
+import { assertAllPass } from './golden-assertions';
 import { ensureTinyQwenModels, renameQwenHf5ToPublished } from '@step1x/model-builder';
 import {
   createOrtSession,
@@ -31,18 +32,6 @@ import { SafetensorsFile, TensorToWrite, goldenRoot, workspaceRoot, writeSafeten
 
 const dir = () => join(goldenRoot(), 'qwen25vl-tiny');
 const caseCount = () => Object.keys(JSON.parse(readFileSync(join(dir(), 'manifest.json'), 'utf8')).cases).length;
-
-function assertAllPass(results: CaseResult[]): void {
-  assert.equal(results.length, caseCount());
-  for (const r of results) assert.ok(r.ok, `${r.case}: ${r.detail ?? ''}`);
-}
-
-function failedTensors(r: CaseResult): string[] {
-  return (r.detail ?? '')
-    .split('\n')
-    .filter((l) => l.startsWith('FAIL '))
-    .map((l) => l.slice(5).split(':')[0]);
-}
 
 /** Overwrites float number `index` of `tensor` in a copied weights file with `value`. */
 function poke(weightsPath: string, tensor: string, index: number, value: number): void {
@@ -88,15 +77,15 @@ describe('qwen25vl-tiny goldens (transformers Qwen2.5-VL, float32)', () => {
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('passes every case at ≤ 1e-4 relative L2 (exact ids, positions, windows, masks) with plain attention', async () => {
-    assertAllPass(await checkQwen25vlTinySet(dir(), { precision: 'fp32', attention: 'plain' }));
+    assertAllPass(await checkQwen25vlTinySet(dir(), { precision: 'fp32', attention: 'plain' }), caseCount());
   });
 
   it('passes every case with fused attention (MultiHeadAttention with the window and causal+padding biases)', async () => {
-    assertAllPass(await checkQwen25vlTinySet(dir(), { precision: 'fp32', attention: 'fused' }));
+    assertAllPass(await checkQwen25vlTinySet(dir(), { precision: 'fp32', attention: 'fused' }), caseCount());
   });
 
   it('keeps the fp16 mixed-precision graphs within 3e-3 of the float32 reference', async () => {
-    assertAllPass(await checkQwen25vlTinySet(dir(), { precision: 'fp16', attention: 'fused' }, 3e-3));
+    assertAllPass(await checkQwen25vlTinySet(dir(), { precision: 'fp16', attention: 'fused' }, 3e-3), caseCount());
   });
 
   it('passes on a rearranged set: published names in shards, renamed case and image files', async () => {
@@ -122,7 +111,7 @@ describe('qwen25vl-tiny goldens (transformers Qwen2.5-VL, float32)', () => {
     manifest.cases = renamed;
     writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest));
     const results = await checkQwen25vlTinySet(copy, { precision: 'fp32', attention: 'plain' });
-    assertAllPass(results);
+    assertAllPass(results, caseCount());
     assert.ok(results.every((r) => r.case.startsWith('case-')));
   });
 
@@ -131,13 +120,13 @@ describe('qwen25vl-tiny goldens (transformers Qwen2.5-VL, float32)', () => {
     cpSync(dir(), vision, { recursive: true });
     poke(join(vision, 'weights.safetensors'), 'model.visual.blocks.1.mlp.down_proj.weight', 7, 3.0);
     for (const r of await checkQwen25vlTinySet(vision, { precision: 'fp32', attention: 'plain' })) {
-      assert.ok(failedTensors(r).includes('image_embeds'), `${r.case}: ${r.detail}`);
+      assert.ok(failedTensorNames(r).includes('image_embeds'), `${r.case}: ${r.detail}`);
     }
     const text = join(tmp, 'text-perturbed');
     cpSync(dir(), text, { recursive: true });
     poke(join(text, 'weights.safetensors'), 'model.language_model.layers.1.mlp.down_proj.weight', 11, 3.0);
     for (const r of await checkQwen25vlTinySet(text, { precision: 'fp32', attention: 'plain' })) {
-      const failed = failedTensors(r);
+      const failed = failedTensorNames(r);
       assert.ok(failed.includes('last_hidden_state') && failed.includes('embs'), `${r.case}: ${r.detail}`);
       assert.ok(!failed.includes('hidden_after_layer0') && !failed.includes('image_embeds'), `${r.case}: ${r.detail}`);
     }

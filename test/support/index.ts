@@ -4,3 +4,4 @@ export * from './redis-server';
 export * from './s3rver';
 export * from './webhook-receiver';
 export * from './netns';
+export * from './tiny-models';

@@ -1,3 +1,3 @@
-// The implementation is shared with `step1x start` (libs/local-services). libs/queue's int-specs load this file's
-// compiled output at run time (libs/queue/src/testing/real-redis.ts).
+// The implementation is shared with `step1x start` (libs/local-services); the edit-store and job-queue
+// int-specs (test/integration) get their throw-away redis-server here.
 export { startRedisServer, type RedisServerHandle, type StartRedisOptions } from '@step1x/local-services';

@@ -23,6 +23,7 @@ import sys
 
 import numpy as np
 import step1x_conditioner as cond
+import torchvision_transforms_only
 
 FORMAT = "qwen25vl-tiny/1"
 MASKED_POSITION = 1  # transformers 4.49/4.51 (the releases Step1X pins) leave masked tokens at 1 on every axis
@@ -255,6 +256,18 @@ def accepts(fn, name, or_kwargs=False):
     return name in params or (or_kwargs and any(p.kind == p.VAR_KEYWORD for p in params.values()))
 
 
+def vision_window_index(visual, grid):
+    """The vision tower's window order and boundaries: a method of the tower up to transformers 5.17, a function of
+    `transformers.vision_utils` (the one the tower calls) from 5.18 on."""
+    if hasattr(visual, "get_window_index"):
+        return visual.get_window_index(grid)
+    from transformers.vision_utils import get_vision_window_index
+
+    return get_vision_window_index(
+        grid, spatial_merge_size=visual.spatial_merge_size, window_size=visual.window_size, patch_size=visual.patch_size
+    )
+
+
 def run_reference(model, config, inputs, device):
     """Everything the format stores, from transformers' own modules (eager attention, float32)."""
     import torch
@@ -273,8 +286,8 @@ def run_reference(model, config, inputs, device):
     pixel_values = lut[channel, u8].to(device)
     mm_types = (ids == image_token_id).int()
 
-    window_index, cu_window = visual.get_window_index(grid)
-    cu_window = torch.unique_consecutive(torch.tensor(cu_window, dtype=torch.int32))
+    window_index, cu_window = vision_window_index(visual, grid)
+    cu_window = torch.unique_consecutive(torch.as_tensor(cu_window, dtype=torch.int32))
     frames = grid[:, 1] * grid[:, 2]
     per_frame = torch.repeat_interleave(frames, grid[:, 0]).cumsum(0, dtype=torch.int32)
     cu_seqlens = torch.nn.functional.pad(per_frame, (1, 0))
@@ -462,6 +475,7 @@ def case_name(args):
 
 def main(argv):
     args = parse_args(argv)
+    torchvision_transforms_only.use_transforms_only()
     import torch
 
     torch.set_num_threads(args.threads)

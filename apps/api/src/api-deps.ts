@@ -1,12 +1,11 @@
 import type {
   ApiKeyStore,
-  CancelBus,
   EditRepository,
   IdempotencyStore,
-  JobQueue,
   UploadStore,
   WebhookSecretStore,
-} from '@step1x/queue';
+} from '@step1x/edit-store';
+import type { CancelBus, JobQueue } from '@step1x/job-queue';
 import type { ObjectStore } from '@step1x/storage';
 
 /** Downloads an `image_url` through the egress guard. Throws `ApiError` (422/413) for a bad URL or answer. */

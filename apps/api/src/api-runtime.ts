@@ -1,18 +1,17 @@
 import { requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
-  BullmqJobQueue,
   closeRedisClient,
   createRedisClient,
   RedisApiKeyStore,
-  RedisCancelBus,
   RedisEditRepository,
   RedisIdempotencyStore,
   RedisKeys,
   RedisUploadStore,
   RedisWebhookSecretStore,
-} from '@step1x/queue';
+} from '@step1x/edit-store';
+import { BullmqJobQueue, RedisCancelBus } from '@step1x/job-queue';
 import { createS3ObjectStore } from '@step1x/storage';
-import { EgressGuard } from '@step1x/webhooks';
+import { EgressGuard } from '@step1x/egress';
 import type { ApiDeps } from './api-deps';
 import { EgressImageFetcher, EgressUrlChecker } from './images/egress-adapters';
 import { PipelineImageInspector } from './images/pipeline-image-inspector';

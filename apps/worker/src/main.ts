@@ -31,22 +31,30 @@ export function exitOnShutdownSignal(stop: () => Promise<void>, logger: WorkerLo
   process.on('SIGINT', onSignal);
 }
 
-/** ROLE=worker as its own process: config from the environment, models warm, then jobs until SIGTERM. */
+/**
+ * A worker process: config from the environment, models warm, then jobs until SIGTERM. This is the production
+ * entry point (`node apps/worker/dist/main.js`; ROLE is ignored): it loads only the worker and the libraries it
+ * uses, never the CLI, the graph builder or the local-services spawner (docs/ARCHITECTURE.md, "Package
+ * boundaries"), so MODELS_DIR is required. `npx step1x start` is the local and development launcher.
+ */
 export async function runWorkerProcess(env: Env): Promise<RunningWorker> {
   const config = loadConfig(env);
   const logger = createConsoleLogger(config.server.logLevel);
-  const worker = await startWorker(config, { logger });
+  let worker: RunningWorker | null = null;
+  // Listening before the models load: a SIGTERM while booting (a scale-in) exits cleanly instead of by default.
   exitOnShutdownSignal(
-    async () => void (await worker.close()),
+    async () => void (await worker?.close()),
     logger,
     config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS,
   );
+  worker = await startWorker(config, { logger });
   return worker;
 }
 
 if (require.main === module) {
   runWorkerProcess(process.env).catch((error: unknown) => {
-    console.error(`worker failed to start: ${describeError(error)}`);
+    const code = (error as { code?: unknown }).code;
+    console.error(`worker failed to start${typeof code === 'string' ? ` [${code}]` : ''}: ${describeError(error)}`);
     process.exit(1);
   });
 }

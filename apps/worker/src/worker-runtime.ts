@@ -1,41 +1,45 @@
 import { QueueName } from '@step1x/contracts';
 import { requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
-  BullmqJobConsumer,
-  BullmqJobQueue,
   closeRedisClient,
   createRedisClient,
-  JobRegistry,
-  RedisCancelBus,
   RedisDeliveryLog,
   RedisEditRepository,
   RedisKeys,
   RedisWebhookSecretStore,
-  type CloseResult,
-} from '@step1x/queue';
+} from '@step1x/edit-store';
+import { BullmqJobConsumer, BullmqJobQueue, JobRegistry, RedisCancelBus, type CloseResult } from '@step1x/job-queue';
 import type { PipelineLoadOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
-import { createRetrySchedule, EgressGuard, WebhookSender } from '@step1x/webhooks';
+import { EgressGuard } from '@step1x/egress';
+import { createRetrySchedule, WebhookSender } from '@step1x/webhooks';
 import { EditRunner } from './edits/edit-runner.service';
 import { EditWebhooks } from './edits/edit-webhooks';
 import { EditorPool } from './edits/editor-pool';
 import { DeliverWebhookHandler } from './jobs/deliver-webhook.handler';
 import { EditImageHandler } from './jobs/edit-image.handler';
-import { loadWarmEditors, resolveModelsDir } from './models/model-preflight';
+import { loadWarmEditors, requireModelsDir } from './models/model-preflight';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
 
 export interface StartWorkerOptions {
   /** @defaultValue console lines at LOG_LEVEL */
   logger?: WorkerLogger;
-  /** A models folder already resolved by the caller (the embedded start); else MODELS_DIR or the tiny models. */
+  /**
+   * A models folder resolved by the caller (local mode: the tiny models it built); else MODELS_DIR. With neither,
+   * the worker refuses to start (`models_dir_required`).
+   */
   modelsDir?: string;
+  /** Serve random-weight models (local mode passes true). @defaultValue ALLOW_RANDOM_WEIGHTS */
+  allowRandomWeights?: boolean;
   /** Passed to every pipeline. @defaultValue ORT_EXECUTION_PROVIDERS and ORT_INTRA_OP_THREADS from the config */
   pipeline?: PipelineLoadOptions;
 }
 
 export interface RunningWorker {
   readonly modelsDir: string;
+  /** The models have random weights (local mode, tests): every output says `random_weights: true`. */
+  readonly randomWeights: boolean;
   /** Edits run at once (WORKER_CONCURRENCY), one warm pipeline each. */
   readonly concurrency: number;
   /**
@@ -53,12 +57,14 @@ export interface RunningWorker {
 export async function startWorker(config: AppConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
-  const modelsDir = options.modelsDir ?? (await resolveModelsDir(config.worker.modelsDir, logger)).modelsDir;
-  const pipelineOptions = options.pipeline ?? {
+  const modelsDir = requireModelsDir(options.modelsDir, config.worker.modelsDir);
+  const pipeline = options.pipeline ?? {
     executionProviders: config.worker.executionProviders,
     intraOpThreads: config.worker.intraOpThreads,
   };
-  const pool = new EditorPool(await loadWarmEditors(modelsDir, config.worker.concurrency, logger, pipelineOptions));
+  const allowRandomWeights = options.allowRandomWeights ?? config.worker.allowRandomWeights;
+  const editors = await loadWarmEditors(modelsDir, config.worker.concurrency, logger, { pipeline, allowRandomWeights });
+  const pool = new EditorPool(editors);
 
   const keys = new RedisKeys(config.redis.keyPrefix);
   const command = createRedisClient(redisUrl, 'command');
@@ -136,5 +142,5 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       logger.info(result.drained ? 'stopped: every running edit finished' : 'stopped: running edits handed back');
       return result;
     })());
-  return { modelsDir, concurrency: config.worker.concurrency, close };
+  return { modelsDir, randomWeights: editors[0].randomWeights, concurrency: config.worker.concurrency, close };
 }

@@ -191,7 +191,15 @@ export const ENV_SCHEMA = {
   }),
   MODELS_DIR: stringVar({
     default: undefined,
-    doc: 'Directory of the ONNX models the worker loads. Unset: the tiny test models shipped with the project.',
+    doc:
+      'Directory of the ONNX models the worker loads (`step1x models build`). Required outside local mode; in ' +
+      'local mode (no REDIS_URL) unset means tiny models with random weights, built once and cached.',
+  }),
+  ALLOW_RANDOM_WEIGHTS: boolVar({
+    default: 'false',
+    doc:
+      'Let a worker outside local mode serve models whose weights are random (tests, demos). Every edit they make ' +
+      'says `output.random_weights: true`.',
   }),
 
   // --- webhooks ---

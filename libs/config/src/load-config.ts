@@ -42,6 +42,8 @@ export interface AppConfig {
     webhookConcurrency: number;
     shutdownGraceMs: number;
     modelsDir: string | null;
+    /** ALLOW_RANDOM_WEIGHTS: serve random-weight models outside local mode (tests, demos). */
+    allowRandomWeights: boolean;
     executionProviders: string[];
     intraOpThreads: number;
   };
@@ -172,6 +174,7 @@ export function loadConfig(env: Env): AppConfig {
       webhookConcurrency: p.WEBHOOK_CONCURRENCY,
       shutdownGraceMs: p.SHUTDOWN_GRACE_MS,
       modelsDir: p.MODELS_DIR,
+      allowRandomWeights: p.ALLOW_RANDOM_WEIGHTS,
       executionProviders: p.ORT_EXECUTION_PROVIDERS,
       intraOpThreads: p.ORT_INTRA_OP_THREADS,
     },

@@ -43,6 +43,11 @@ export interface EditOutput {
   height: number;
   format: OutputFormat;
   seed: number;
+  /**
+   * Made by models with random, untrained weights (local mode's tiny models, tests): the image only shows that
+   * the pipeline ran, it is not a meaningful edit. Always false for a production worker.
+   */
+  random_weights: boolean;
 }
 
 export interface EditFailure {
@@ -79,6 +84,8 @@ export interface StoredEditOutput {
   height: number;
   format: OutputFormat;
   seed: number;
+  /** Absent in records written before the flag existed: false. */
+  randomWeights?: boolean;
 }
 
 export const WEBHOOK_EVENT_FILTERS = ['started', 'progress', 'completed'] as const;
@@ -128,6 +135,7 @@ export function presentEdit(record: EditRecord, options: PresentEditOptions): Ed
           height: record.output.height,
           format: record.output.format,
           seed: record.output.seed,
+          random_weights: record.output.randomWeights === true,
         }
       : null;
   return {

@@ -53,6 +53,10 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
           height: { type: 'integer' },
           format: { type: 'string', enum: [...OUTPUT_FORMATS] },
           seed: { type: 'integer' },
+          random_weights: {
+            type: 'boolean',
+            description: 'made by models with random, untrained weights (local mode, tests): not a meaningful edit',
+          },
         },
         'present once the edit succeeded',
       ),

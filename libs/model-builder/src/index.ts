@@ -21,3 +21,4 @@ export * from './models/qwen2_5_vl/qwen-weights';
 export * from './build/build-qwen';
 export * from './build/tiny-qwen-models';
 export * from './build/build-once';
+export * from './build/builder-fingerprint';

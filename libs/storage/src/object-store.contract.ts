@@ -1,5 +1,5 @@
 // Shared behaviour every ObjectStore backend must have. A backend's int-spec calls
-// `describeObjectStoreContract(name, setup)` against the real service (S3ObjectStore: test/int/storage).
+// `describeObjectStoreContract(name, setup)` against the real service (S3ObjectStore: test/integration/storage).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';

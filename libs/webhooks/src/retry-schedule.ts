@@ -1,6 +1,6 @@
 // When to try a webhook delivery again (CONTRACT.md "Webhooks"; the Svix schedule in ANCHORS.md). Pure: the
 // queue turns a `retry` plan into a delayed job.
-import type { EgressErrorCode } from './egress-errors';
+import type { EgressErrorCode } from '@step1x/egress';
 
 export interface RetrySchedule {
   /** Delay before each attempt in ms; entry 0 belongs to the first attempt. Its length is the attempt budget. */

@@ -1,10 +1,14 @@
 // The sender with a fake guard: what it sends and how it records each kind of answer. Real HTTP is covered by
-// test/int/webhooks/webhook-sender.int-spec.ts.
+// test/integration/webhooks/webhook-sender.int-spec.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import type { GuardedRequestOptions, GuardedResponse } from './egress-guard';
-import { UrlFetchFailedError, UrlNotAllowedError } from './egress-errors';
+import {
+  UrlFetchFailedError,
+  UrlNotAllowedError,
+  type GuardedRequestOptions,
+  type GuardedResponse,
+} from '@step1x/egress';
 import { createRetrySchedule } from './retry-schedule';
 import { WebhookSender, type WebhookMessage } from './sender';
 import { generateWebhookSecret, newWebhookId } from './signer';

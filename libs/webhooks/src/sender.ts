@@ -1,8 +1,7 @@
 // Delivers one webhook attempt (CONTRACT.md "Webhooks"): signed per Standard Webhooks, POSTed through the egress
 // guard, 2xx within the timeout is success, redirects are not followed. Scheduling the next attempt is the
 // queue's job; `deliver` says when (see planNextAttempt).
-import type { EgressGuard } from './egress-guard';
-import { EgressError, type EgressErrorCode } from './egress-errors';
+import { EgressError, type EgressErrorCode, type EgressGuard } from '@step1x/egress';
 import {
   DEFAULT_RETRY_SCHEDULE,
   isSuccessStatus,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newWebhookMessageId, WebhookEventType, type EditRecord } from '@step1x/contracts';
-import type { JobQueue } from '@step1x/queue';
+import type { JobQueue } from '@step1x/job-queue';
 import { serializeWebhookEvent } from '@step1x/webhooks';
 import { DEPS, type Clock } from '../api-deps';
 import { EditPresenter } from './edit-presenter';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { presentEdit, type EditObject, type EditRecord } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
-import type { JobQueue } from '@step1x/queue';
+import type { JobQueue } from '@step1x/job-queue';
 import type { ObjectStore } from '@step1x/storage';
 import { DEPS } from '../api-deps';
 

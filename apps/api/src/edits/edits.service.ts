@@ -12,7 +12,8 @@ import {
   type ParsedEditRequest,
 } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
-import type { CancelBus, EditRepository, IdempotencyStore, JobQueue } from '@step1x/queue';
+import type { EditRepository, IdempotencyStore } from '@step1x/edit-store';
+import type { CancelBus, JobQueue } from '@step1x/job-queue';
 import type { ObjectStore } from '@step1x/storage';
 import { DEPS, type Clock, type UrlChecker } from '../api-deps';
 import { MetricsRegistry } from '../metrics/metrics-registry';

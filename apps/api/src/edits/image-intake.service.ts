@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, ErrorCode, type EditImageSource } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
-import type { UploadStore } from '@step1x/queue';
+import type { UploadStore } from '@step1x/edit-store';
 import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
 import { DEPS, type ImageFetcher, type ImageInspector } from '../api-deps';
 

@@ -1,5 +1,5 @@
 import { ApiError, ErrorCode, isEditId } from '@step1x/contracts';
-import type { EditListPosition } from '@step1x/queue';
+import type { EditListPosition } from '@step1x/edit-store';
 
 const VERSION = 1;
 

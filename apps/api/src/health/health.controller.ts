@@ -1,7 +1,7 @@
 import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import type { EditRepository } from '@step1x/queue';
+import type { EditRepository } from '@step1x/edit-store';
 import { DEPS, type ReadinessCheck } from '../api-deps';
 import { MetricsRegistry } from '../metrics/metrics-registry';
 

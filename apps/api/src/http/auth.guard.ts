@@ -1,7 +1,7 @@
 import { createParamDecorator, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '@step1x/contracts';
-import type { ApiKeyStore } from '@step1x/queue';
+import type { ApiKeyStore } from '@step1x/edit-store';
 import { DEPS } from '../api-deps';
 
 type AuthedRequest = FastifyRequest & { tenantId?: string };

@@ -1,5 +1,5 @@
 import { ApiError, ErrorCode, ERROR_STATUS, type ErrorBody } from '@step1x/contracts';
-import { isRedisUnavailableError } from '@step1x/queue';
+import { isRedisUnavailableError } from '@step1x/edit-store';
 import { StorageError } from '@step1x/storage';
 
 export interface ErrorResponse {

@@ -1,5 +1,5 @@
 import { ApiError, ErrorCode } from '@step1x/contracts';
-import { EgressError, redactUrl, type EgressGuard } from '@step1x/webhooks';
+import { EgressError, redactUrl, type EgressGuard } from '@step1x/egress';
 import type { ImageFetcher, UrlChecker } from '../api-deps';
 
 export interface EgressImageFetcherOptions {

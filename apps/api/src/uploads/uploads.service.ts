@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, ErrorCode, ulid, type UploadRequest, type UploadTicket } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
-import type { UploadStore } from '@step1x/queue';
+import type { UploadStore } from '@step1x/edit-store';
 import type { ObjectStore } from '@step1x/storage';
 import { DEPS } from '../api-deps';
 import { uploadPrefix } from '../edits/image-intake.service';

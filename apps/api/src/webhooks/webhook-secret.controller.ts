@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { WebhookSecretStore } from '@step1x/queue';
+import type { WebhookSecretStore } from '@step1x/edit-store';
 import { generateWebhookSecret } from '@step1x/webhooks';
 import { DEPS } from '../api-deps';
 import { BearerAuthGuard, Tenant } from '../http/auth.guard';

@@ -7,8 +7,9 @@ import { UsageError } from './golden.command';
 export const START_USAGE = `step1x start
   Runs the service (this is \`npm start\`). ROLE=all (default) runs the API and a worker in this process; ROLE=api
   or ROLE=worker runs one of them. Without REDIS_URL it is a local service with no configuration: redis-server on
-  a free port in a temp dir, s3rver when S3_ENDPOINT is unset, tiny models unless MODELS_DIR is set, and a
-  generated API key unless API_KEYS is set. PORT sets the port (default 3000). Ctrl-C (or SIGTERM) stops it all.`;
+  a free port in a temp dir, s3rver when S3_ENDPOINT is unset, tiny random-weight models unless MODELS_DIR is set,
+  and a generated API key unless API_KEYS is set. With REDIS_URL, a worker needs MODELS_DIR. PORT sets the port
+  (default 3000). Ctrl-C (or SIGTERM) stops it all.`;
 
 /** Resolves with the first SIGINT/SIGTERM; a second one exits at once (exit handlers still kill the children). */
 function firstShutdownSignal(): Promise<NodeJS.Signals> {
@@ -36,7 +37,10 @@ export function startBanner(config: AppConfig, running: RunningRoles, local: Loc
   const roles = { all: 'API + worker', api: 'API', worker: 'worker' }[config.server.role];
   const lines = [`Step1X-Edit service (${roles}) is up${running.apiUrl ? ` at ${running.apiUrl}` : ''}`];
   for (const what of local?.started ?? []) lines.push(`  local: ${what}`);
-  if (running.worker) lines.push(`  models: ${running.worker.modelsDir}`);
+  if (running.worker) {
+    const random = running.worker.randomWeights ? ' (RANDOM weights: outputs are not meaningful edits)' : '';
+    lines.push(`  models: ${running.worker.modelsDir}${random}`);
+  }
   if (running.apiUrl) {
     const key = local?.devKey ? local.devKey.key : '<your API key>';
     if (local?.devKey) lines.push(`  dev API key (tenant "${local.devKey.tenantId}"): ${local.devKey.key}`);
@@ -73,7 +77,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     else if (config.auth.apiKeys.length === 0 && config.server.role !== 'worker') {
       console.error('warning: API_KEYS is empty; only keys already stored in Redis will be accepted');
     }
-    const running = await runRoles(config, { ensureBucket: localMode });
+    const running = await runRoles(config, { localMode });
     console.log(startBanner(config, running, local));
     const signal = await shutdown;
     console.error(`${signal}: stopping (running edits get ${config.worker.shutdownGraceMs} ms to finish)`);

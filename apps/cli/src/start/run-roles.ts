@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
-import { createApiApp, createApiDeps, type ApiRuntime } from '@step1x/api';
+import { runApiServer, type RunningApi } from '@step1x/api';
 import type { AppConfig } from '@step1x/config';
 import { createConsoleLogger, startWorker, type RunningWorker } from '@step1x/worker';
+import { localModelsDir } from './local-models';
 
 export interface RunningRoles {
   /** `http://host:port` of the API, or null for ROLE=worker. */
@@ -12,8 +12,11 @@ export interface RunningRoles {
 }
 
 export interface RunRolesOptions {
-  /** Create the bucket when absent (local s3rver). @defaultValue false */
-  ensureBucket?: boolean;
+  /**
+   * Local mode (no REDIS_URL): create the bucket when absent (local s3rver), and let the worker fall back to the
+   * tiny random-weight models when MODELS_DIR is unset. @defaultValue false
+   */
+  localMode?: boolean;
 }
 
 /**
@@ -22,43 +25,34 @@ export interface RunRolesOptions {
  */
 export async function runRoles(config: AppConfig, options: RunRolesOptions = {}): Promise<RunningRoles> {
   const role = config.server.role;
+  const localMode = options.localMode ?? false;
   let worker: RunningWorker | null = null;
-  const workerStarting =
-    role === 'api'
-      ? Promise.resolve(null)
-      : startWorker(config, { logger: createConsoleLogger(config.server.logLevel) }).then(
-          (started) => (worker = started),
-        );
+  const bootWorker = async () => {
+    const logger = createConsoleLogger(config.server.logLevel);
+    // Building the tiny models the first time takes a while: the API listens meanwhile (readiness waits).
+    const modelsDir = localMode
+      ? await localModelsDir(config.worker.modelsDir, (line) => logger.warn(line))
+      : undefined;
+    return (worker = await startWorker(config, { logger, modelsDir, allowRandomWeights: localMode || undefined }));
+  };
+  const workerStarting = role === 'api' ? Promise.resolve(null) : bootWorker();
   // Keep a failed start from surfacing as an unhandled rejection while the API is still being built.
   workerStarting.catch(() => undefined);
 
-  let runtime: ApiRuntime | null = null;
-  let app: Awaited<ReturnType<typeof createApiApp>> | null = null;
-  let apiUrl: string | null = null;
+  let api: RunningApi | null = null;
   try {
     if (role !== 'worker') {
-      runtime = await createApiDeps(config, { ensureBucket: options.ensureBucket ?? false });
-      if (role === 'all') {
-        runtime.deps.readiness = [
-          ...(runtime.deps.readiness ?? []),
-          {
-            name: 'worker',
-            check: async () => {
-              if (!worker) throw new Error('the local worker is still loading and warming its models');
-            },
-          },
-        ];
-      }
-      app = await createApiApp(config, runtime.deps);
-      await app.listen({ port: config.server.port, host: config.server.host });
-      const { port } = app.getHttpServer().address() as AddressInfo;
-      const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-      apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const workerReady = {
+        name: 'worker',
+        check: async () => {
+          if (!worker) throw new Error('the local worker is still loading and warming its models');
+        },
+      };
+      api = await runApiServer(config, { ensureBucket: localMode, readiness: role === 'all' ? [workerReady] : [] });
     }
     await workerStarting;
   } catch (error) {
-    await app?.close().catch(() => undefined);
-    await runtime?.close().catch(() => undefined);
+    await api?.close().catch(() => undefined);
     const started = await workerStarting.catch(() => null);
     await started?.close(0).catch(() => undefined);
     throw error;
@@ -68,8 +62,7 @@ export async function runRoles(config: AppConfig, options: RunRolesOptions = {})
   const stop = () =>
     (stopping ??= (async () => {
       // The API stops taking requests while the worker finishes (or hands back) what it runs.
-      await Promise.all([app?.close(), worker?.close()]);
-      await runtime?.close();
+      await Promise.all([api?.close(), worker?.close()]);
     })());
-  return { apiUrl, worker, stop };
+  return { apiUrl: api?.url ?? null, worker, stop };
 }

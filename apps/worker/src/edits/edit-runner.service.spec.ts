@@ -7,14 +7,8 @@ import {
   type EditRecord,
   type WebhookEvent,
 } from '@step1x/contracts';
-import {
-  JOB_ABORT_CANCELED,
-  JOB_ABORT_SHUTDOWN,
-  type EditPatch,
-  type EditTransition,
-  type JobContext,
-  type TransitionResult,
-} from '@step1x/queue';
+import { type EditPatch, type EditTransition, type TransitionResult } from '@step1x/edit-store';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext } from '@step1x/job-queue';
 import { ObjectNotFoundError } from '@step1x/storage';
 import { EditRunner, outputKeyOf, type EditRunStore } from './edit-runner.service';
 import { EditWebhooks } from './edit-webhooks';
@@ -97,7 +91,10 @@ class MemoryEdits implements EditRunStore {
 /** Walks the steps like the pipeline: stops at a step boundary once the signal is aborted. */
 class ScriptedEditor implements ImageEditor {
   calls = 0;
-  constructor(private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined) {}
+  constructor(
+    private readonly beforeStep: (step: number) => void | Promise<void> = () => undefined,
+    private readonly randomWeights = false,
+  ) {}
   async edit(request: ImageEditRequest) {
     this.calls++;
     for (let step = 1; step <= request.steps; step++) {
@@ -106,7 +103,15 @@ class ScriptedEditor implements ImageEditor {
       request.onProgress(step, request.steps);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return { bytes: Buffer.from('png-bytes'), contentType: 'image/png', width: 30, height: 20, truncated: true };
+    const { randomWeights } = this;
+    return {
+      bytes: Buffer.from('png-bytes'),
+      contentType: 'image/png',
+      width: 30,
+      height: 20,
+      truncated: true,
+      randomWeights,
+    };
   }
   async release() {}
 }
@@ -176,7 +181,14 @@ describe('EditRunner', () => {
     assert.equal(key, `outputs/acme/${h.edits.record.id}.png`);
     assert.deepEqual(h.stored.get(key), Buffer.from('png-bytes'));
     assert.equal(h.edits.record.status, 'succeeded');
-    assert.deepEqual(h.edits.record.output, { key, width: 30, height: 20, format: 'png', seed: 7 });
+    assert.deepEqual(h.edits.record.output, {
+      key,
+      width: 30,
+      height: 20,
+      format: 'png',
+      seed: 7,
+      randomWeights: true,
+    });
     assert.equal(h.edits.record.input.truncated, true);
     assert.equal(h.edits.progressWrites, 4);
     assert.deepEqual(h.edits.record.progress, { step: 4, total: 4 });
@@ -191,7 +203,15 @@ describe('EditRunner', () => {
     const completed = h.events().at(-1)!;
     assert.equal(completed.data.status, 'succeeded');
     assert.match(completed.data.output!.url, /^http:\/\/s3\.test\/outputs\/acme\//);
+    assert.equal(completed.data.output!.random_weights, false);
     assert.equal(new Set(h.queued.map((p) => p.messageId)).size, h.queued.length, 'one webhook-id per event');
+  });
+
+  it('records an output of random-weight models as such, and the completed event shows random_weights', async () => {
+    const h = harness(recordOf(), new ScriptedEditor(undefined, true));
+    assert.equal(await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()), 'succeeded');
+    assert.equal(h.edits.record.output?.randomWeights, true);
+    assert.equal(h.events().at(-1)!.data.output!.random_weights, true);
   });
 
   it('sends only the events the edit asked for (completed always)', async () => {
@@ -262,13 +282,25 @@ describe('EditRunner', () => {
       record,
       editor,
       new Map([[key, Buffer.from('png-bytes')]]),
-      new Map([[key, { tenant: 'acme', edit: record.id, width: '30', height: '20', truncated: 'true' }]]),
+      new Map([
+        [
+          key,
+          { tenant: 'acme', edit: record.id, width: '30', height: '20', truncated: 'true', random_weights: 'true' },
+        ],
+      ]),
     );
     assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf(2)), 'succeeded');
     assert.equal(editor.calls, 0, 'not run again');
     assert.equal(h.puts(), 0, 'not written again');
     assert.equal(h.edits.record.status, 'succeeded');
-    assert.deepEqual(h.edits.record.output, { key, width: 30, height: 20, format: 'png', seed: 7 });
+    assert.deepEqual(h.edits.record.output, {
+      key,
+      width: 30,
+      height: 20,
+      format: 'png',
+      seed: 7,
+      randomWeights: true,
+    });
     assert.equal(h.edits.record.input.truncated, true);
     assert.deepEqual(
       h.events().map((e) => e.type),
@@ -296,6 +328,7 @@ describe('EditRunner', () => {
         width: '30',
         height: '20',
         truncated: 'true',
+        random_weights: 'false',
       });
     }
   });

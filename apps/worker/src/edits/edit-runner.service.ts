@@ -7,7 +7,8 @@ import {
   type EditRecord,
   type OutputFormat,
 } from '@step1x/contracts';
-import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type EditRepository, type JobContext } from '@step1x/queue';
+import { type EditRepository } from '@step1x/edit-store';
+import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext } from '@step1x/job-queue';
 import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
 import { describeError, SILENT_LOGGER, type WorkerLogger } from '../worker-logger';
 import { ProgressThrottle, type EditWebhooks } from './edit-webhooks';
@@ -44,6 +45,8 @@ interface WrittenOutput {
   width: number;
   height: number;
   truncated: boolean;
+  /** Made by the tiny models' random weights (local mode only). */
+  randomWeights: boolean;
 }
 
 /** Deterministic, so a re-run (retry, stalled job) overwrites the same object instead of leaving a second one. */
@@ -200,6 +203,7 @@ export class EditRunner {
         width: String(edited.width),
         height: String(edited.height),
         truncated: String(edited.truncated),
+        random_weights: String(edited.randomWeights),
       },
     });
     return this.recordSucceeded(record, {
@@ -207,6 +211,7 @@ export class EditRunner {
       width: edited.width,
       height: edited.height,
       truncated: edited.truncated,
+      randomWeights: edited.randomWeights,
     });
   }
 
@@ -221,6 +226,8 @@ export class EditRunner {
           height: output.height,
           format: record.input.output_format,
           seed: record.input.seed,
+          // Only set when true, so a production record carries nothing extra.
+          ...(output.randomWeights ? { randomWeights: true } : {}),
         },
         completedAt: this.clock().toISOString(),
         error: null,
@@ -243,12 +250,13 @@ export class EditRunner {
     if (!info || info.metadata.edit !== record.id) return null;
     const width = Number(info.metadata.width);
     const height = Number(info.metadata.height);
-    const truncated = info.metadata.truncated;
-    if (!Number.isInteger(width) || !Number.isInteger(height) || !['true', 'false'].includes(truncated ?? '')) {
+    const { truncated, random_weights: randomWeights } = info.metadata;
+    const isFlag = (value: string | undefined) => value === 'true' || value === 'false';
+    if (!Number.isInteger(width) || !Number.isInteger(height) || !isFlag(truncated) || !isFlag(randomWeights)) {
       return null;
     }
     this.logger.info(`${record.id}: its output was written by an attempt that died; recorded without re-running`);
-    return { key, width, height, truncated: truncated === 'true' };
+    return { key, width, height, truncated: truncated === 'true', randomWeights: randomWeights === 'true' };
   }
 
   private async finishAfterError(

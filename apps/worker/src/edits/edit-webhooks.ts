@@ -5,7 +5,7 @@ import {
   type EditRecord,
   type WebhookEventType,
 } from '@step1x/contracts';
-import type { JobQueue } from '@step1x/queue';
+import type { JobQueue } from '@step1x/job-queue';
 import type { ObjectStore } from '@step1x/storage';
 import { serializeWebhookEvent } from '@step1x/webhooks';
 

@@ -24,6 +24,8 @@ export interface EditedImage {
   height: number;
   /** The 640-token window cut the instruction (DECISIONS §10). */
   truncated: boolean;
+  /** Made by models with random, untrained weights (local mode, tests): it only shows that the pipeline ran. */
+  randomWeights: boolean;
 }
 
 /** Runs one edit; one editor runs one edit at a time (one per GPU slot). */

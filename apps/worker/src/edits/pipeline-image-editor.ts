@@ -50,9 +50,21 @@ export function classifyPipelineError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * The builder records where each model's weights came from in the manifest's `source`; random initialisation is
+ * written as `random (seed N)` (libs/model-builder, build/tiny-models.ts).
+ */
+export function hasRandomWeights(source: Readonly<Record<string, string>>): boolean {
+  return Object.values(source).some((origin) => origin.startsWith('random'));
+}
+
 /** `ImageEditor` on one `Step1XEditPipeline` (ONNX Runtime) plus the output encoding. */
 export class PipelineImageEditor implements ImageEditor {
-  constructor(private readonly pipeline: Step1XEditPipeline) {}
+  readonly randomWeights: boolean;
+
+  constructor(private readonly pipeline: Step1XEditPipeline) {
+    this.randomWeights = hasRandomWeights(pipeline.weightSource);
+  }
 
   async edit(request: ImageEditRequest): Promise<EditedImage> {
     try {
@@ -73,6 +85,7 @@ export class PipelineImageEditor implements ImageEditor {
         width: result.image.width,
         height: result.image.height,
         truncated: result.truncated,
+        randomWeights: this.randomWeights,
       };
     } catch (error) {
       throw classifyPipelineError(error);

@@ -1,5 +1,5 @@
 import { JobName, MESSAGE_ID_PATTERN, NonRetryableJobError, type DeliverWebhookPayload } from '@step1x/contracts';
-import { OnJob } from '@step1x/queue';
+import { OnJob } from '@step1x/job-queue';
 import type { WebhookDeliveryOutcome, WebhookDeliveryService } from '../webhooks/webhook-delivery.service';
 
 export function parseDeliverWebhookPayload(data: unknown): DeliverWebhookPayload {

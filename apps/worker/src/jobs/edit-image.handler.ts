@@ -1,5 +1,5 @@
 import { isEditId, JobName, NonRetryableJobError, type EditImagePayload } from '@step1x/contracts';
-import { OnJob, type JobContext } from '@step1x/queue';
+import { OnJob, type JobContext } from '@step1x/job-queue';
 import type { EditRunner, EditRunOutcome } from '../edits/edit-runner.service';
 
 export function parseEditImagePayload(data: unknown): EditImagePayload {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobName, NonRetryableJobError } from '@step1x/contracts';
-import { JobRegistry } from '@step1x/queue';
+import { JobRegistry } from '@step1x/job-queue';
 import type { EditRunner } from '../edits/edit-runner.service';
 import type { WebhookDeliveryService } from '../webhooks/webhook-delivery.service';
 import { DeliverWebhookHandler, parseDeliverWebhookPayload } from './deliver-webhook.handler';

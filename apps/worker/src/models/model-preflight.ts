@@ -1,14 +1,24 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureTinyModels } from '@step1x/model-builder';
 import { Step1XEditPipeline, type PipelineLoadOptions, type RgbImage } from '@step1x/pipeline';
 import { PipelineImageEditor } from '../edits/pipeline-image-editor';
 import { describeError, type WorkerLogger } from '../worker-logger';
 
-/** The models folder is missing, incomplete or does not run: the worker refuses to take jobs (fail at boot). */
+export type ModelPreflightErrorCode =
+  /** The folder is missing, incomplete or does not run. */
+  | 'models_invalid'
+  /** No folder was given: a worker outside local mode never falls back to the tiny random models. */
+  | 'models_dir_required'
+  /** The folder's weights are random and this worker may not serve them (docs/ARCHITECTURE.md, "Models"). */
+  | 'models_random_weights';
+
+/** The worker refuses to take jobs (fail at boot) with the models it was given. */
 export class ModelPreflightError extends Error {
-  readonly code = 'models_invalid';
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+    readonly code: ModelPreflightErrorCode = 'models_invalid',
+  ) {
     super(message, options);
     this.name = 'ModelPreflightError';
     Object.setPrototypeOf(this, new.target.prototype);
@@ -22,17 +32,23 @@ const REQUIRED_FILES = ['manifest.json', 'qwen-manifest.json'];
 const WARM_SIZE = 64;
 const WARM_STEPS = 1;
 
-export interface ResolvedModels {
-  modelsDir: string;
-  /** True for the tiny random models (MODELS_DIR unset): outputs only show that the pipeline runs. */
-  tiny: boolean;
-}
-
-/** MODELS_DIR, or the tiny random models built once and cached (the local default). */
-export async function resolveModelsDir(configured: string | null, logger: WorkerLogger): Promise<ResolvedModels> {
-  if (configured) return { modelsDir: resolve(configured), tiny: false };
-  logger.warn('MODELS_DIR is unset: using tiny models with RANDOM weights (outputs are not meaningful edits)');
-  return { modelsDir: (await ensureTinyModels()).modelsDir, tiny: true };
+/**
+ * The models folder of a worker: the one its caller resolved (local mode passes the tiny models it built), else
+ * MODELS_DIR. Without either it refuses to start: the tiny random models belong to local mode and tests, and a
+ * production worker that silently served them would answer every edit with noise.
+ */
+export function requireModelsDir(resolved: string | undefined, configured: string | null): string {
+  const modelsDir = resolved ?? configured;
+  if (!modelsDir) {
+    throw new ModelPreflightError(
+      'MODELS_DIR is not set: a worker outside local mode needs the folder of models it serves ' +
+        '(build one with `step1x models build --config full`). ' +
+        'Tiny random-weight models run only in local mode (`npm start` without REDIS_URL).',
+      undefined,
+      'models_dir_required',
+    );
+  }
+  return resolve(modelsDir);
 }
 
 function assertModelsFolder(modelsDir: string): void {
@@ -53,6 +69,16 @@ function warmImage(): RgbImage {
   return { width: WARM_SIZE, height: WARM_SIZE, data };
 }
 
+export interface WarmEditorsOptions {
+  /** Passed to every pipeline. */
+  pipeline?: PipelineLoadOptions;
+  /**
+   * Serve models whose weights are random (local mode, tests): every edit they make says so. Otherwise such a
+   * folder is refused before any warm-up. @defaultValue false
+   */
+  allowRandomWeights?: boolean;
+}
+
 /**
  * Loads `count` pipelines (one per GPU slot) and runs one tiny edit through each, so session creation, the
  * first-run allocations and any broken graph show up before the worker takes a job.
@@ -61,19 +87,28 @@ export async function loadWarmEditors(
   modelsDir: string,
   count: number,
   logger: WorkerLogger,
-  options: PipelineLoadOptions = {},
+  options: WarmEditorsOptions = {},
 ): Promise<PipelineImageEditor[]> {
   assertModelsFolder(modelsDir);
   const editors: PipelineImageEditor[] = [];
   try {
     for (let slot = 0; slot < count; slot++) {
       const started = performance.now();
-      const pipeline = await Step1XEditPipeline.load(modelsDir, options).catch((error: unknown) => {
+      const pipeline = await Step1XEditPipeline.load(modelsDir, options.pipeline).catch((error: unknown) => {
         throw new ModelPreflightError(`cannot load the models in ${modelsDir}: ${describeError(error)}`, {
           cause: error,
         });
       });
-      editors.push(new PipelineImageEditor(pipeline));
+      const editor = new PipelineImageEditor(pipeline);
+      editors.push(editor);
+      if (editor.randomWeights && !options.allowRandomWeights) {
+        throw new ModelPreflightError(
+          `the models in ${modelsDir} have RANDOM weights (${JSON.stringify(pipeline.weightSource)}): they run only ` +
+            'in local mode (`npm start` without REDIS_URL), or with ALLOW_RANDOM_WEIGHTS=true for tests and demos',
+          undefined,
+          'models_random_weights',
+        );
+      }
       await pipeline
         .edit({ image: warmImage(), instruction: 'warm up', seed: 0, steps: WARM_STEPS, sizeLevel: WARM_SIZE })
         .catch((error: unknown) => {
@@ -82,6 +117,9 @@ export async function loadWarmEditors(
           });
         });
       logger.info(`slot ${slot + 1}/${count}: models loaded and warm in ${Math.round(performance.now() - started)} ms`);
+    }
+    if (editors[0]?.randomWeights) {
+      logger.warn(`the models in ${modelsDir} have RANDOM weights: outputs are not meaningful edits (random_weights)`);
     }
     return editors;
   } catch (error) {

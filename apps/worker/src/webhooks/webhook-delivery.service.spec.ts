@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeliverWebhookPayload } from '@step1x/contracts';
-import type { DeliveryLogEntry } from '@step1x/queue';
+import type { DeliveryLogEntry } from '@step1x/edit-store';
 import type { DeliveryResult, WebhookMessage } from '@step1x/webhooks';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 

@@ -1,5 +1,6 @@
 import type { DeliverWebhookPayload } from '@step1x/contracts';
-import type { DeliveryLog, JobQueue, WebhookSecretStore } from '@step1x/queue';
+import type { DeliveryLog, WebhookSecretStore } from '@step1x/edit-store';
+import type { JobQueue } from '@step1x/job-queue';
 import { generateWebhookSecret, type NextAttemptPlan, type WebhookSender } from '@step1x/webhooks';
 import { SILENT_LOGGER, type WorkerLogger } from '../worker-logger';
 

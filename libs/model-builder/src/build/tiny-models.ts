@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { workspaceRoot } from '@step1x/tensors';
 import { BuildOptions, DEFAULT_BUILD_OPTIONS } from '../graph/module';
 import { Step1XConfig, parseStep1XConfig } from '../models/config';
-import { BUILDER_VERSION } from '../export/onnx-writer';
 import { InMemoryWeights } from '../export/weight-provider';
 import { DEFAULT_TINY_SEED, randomStateDict } from '../weights/random-init';
 import { buildOnce, readJsonFile } from './build-once';
+import { builderFingerprint } from './builder-fingerprint';
 import { ModelsManifest, buildStep1XModels, step1xParameterTables } from './build-step1x';
 import { QWEN_MANIFEST_FILE, QwenModelsManifest } from './build-qwen';
 import { buildRandomQwenModels, namedQwenConfig } from './tiny-qwen-models';
@@ -57,8 +57,8 @@ export interface TinyModels {
 
 /**
  * Every model of the pipeline with tiny random weights, in one folder that `Step1XEditPipeline.load` takes: used by
- * tests, the CLI and the embedded default. Built once and cached under `.cache/models/` by builder version +
- * configs + seed + options.
+ * tests, the CLI and the embedded default. Built once and cached under `.cache/models/` by the builder's
+ * fingerprint (its compiled code) + configs + seed + options.
  */
 export async function ensureTinyModels(
   seed: number = DEFAULT_TINY_SEED,
@@ -68,7 +68,7 @@ export async function ensureTinyModels(
   const config = namedConfig('tiny');
   const qwenConfig = namedQwenConfig('tiny');
   const key = createHash('sha256')
-    .update(JSON.stringify({ BUILDER_VERSION, config, qwenConfig, seed, options }))
+    .update(JSON.stringify({ builder: builderFingerprint(), config, qwenConfig, seed, options }))
     .digest('hex')
     .slice(0, 16);
   const modelsDir = join(cacheRoot, `tiny-${key}`);

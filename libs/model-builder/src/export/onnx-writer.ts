@@ -6,6 +6,10 @@ import { ExternalDataWriter } from './external-data';
 import type { TensorByteSource } from '../weights/checkpoint';
 import { WeightProvider } from './weight-provider';
 
+/**
+ * A label for people (ONNX `producer_version`, manifests' `builder_version`). No cache is keyed on it: caches use
+ * `builderFingerprint()`, the hash of the builder's compiled code, which cannot be forgotten when a graph changes.
+ */
 export const BUILDER_VERSION = '0.1.0';
 
 export interface WriteModelOptions {

@@ -1,0 +1,6 @@
+export * from './redis-keys';
+export * from './store.ports';
+export * from './edit-record.codec';
+export * from './redis-connection';
+export * from './redis-edit-repository';
+export * from './redis-stores';

@@ -1,0 +1,44 @@
+import type { Redis } from 'ioredis';
+import type { CancelEditMessage } from '@step1x/contracts';
+import { closeRedisClient, RedisKeys } from '@step1x/edit-store';
+import type { CancelBus } from './job-queue.port';
+
+/** `CancelBus` on Redis pub/sub (`<prefix>:edit:cancel`). Subscribing opens a dedicated connection. */
+export class RedisCancelBus implements CancelBus {
+  private readonly subscribers = new Set<Redis>();
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async publish(message: CancelEditMessage): Promise<void> {
+    await this.publisher.publish(this.keys.cancelChannel(), JSON.stringify(message));
+  }
+
+  async subscribe(listener: (message: CancelEditMessage) => void): Promise<() => Promise<void>> {
+    const subscriber = this.publisher.duplicate({ maxRetriesPerRequest: null });
+    this.subscribers.add(subscriber);
+    const channel = this.keys.cancelChannel();
+    subscriber.on('message', (from: string, text: string) => {
+      if (from !== channel) return;
+      let message: CancelEditMessage;
+      try {
+        message = JSON.parse(text) as CancelEditMessage;
+      } catch {
+        return; // not ours to crash on: a foreign publisher on our channel
+      }
+      if (typeof message?.editId === 'string') listener(message);
+    });
+    await subscriber.subscribe(channel);
+    return async () => {
+      this.subscribers.delete(subscriber);
+      await closeRedisClient(subscriber);
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscribers].map((s) => closeRedisClient(s)));
+    this.subscribers.clear();
+  }
+}

@@ -1,0 +1,182 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { JobName, newEditId, newWebhookMessageId, type EditImagePayload } from '@step1x/contracts';
+import { closeRedisClient, createRedisClient, RedisKeys } from '@step1x/edit-store';
+import {
+  BullmqJobConsumer,
+  BullmqJobQueue,
+  JOB_ABORT_CANCELED,
+  JobRegistry,
+  OnJob,
+  RedisCancelBus,
+  type JobContext,
+} from '@step1x/job-queue';
+import { startRedisServer, type RedisServerHandle } from '../../support/redis-server';
+
+/** Records the order jobs run in; can block a job until released or canceled. */
+class RecordingEditHandler {
+  readonly order: string[] = [];
+  readonly aborted: string[] = [];
+  private readonly waiters = new Map<string, () => void>();
+  blockOn: string | null = null;
+  started: Promise<void> = Promise.resolve();
+  private markStarted: () => void = () => {};
+
+  expectStart(editId: string): void {
+    this.blockOn = editId;
+    this.started = new Promise((resolve) => (this.markStarted = resolve));
+  }
+
+  release(editId: string): void {
+    this.waiters.get(editId)?.();
+  }
+
+  @OnJob({ name: JobName.EditImage })
+  async run(payload: EditImagePayload, context: JobContext): Promise<void> {
+    this.order.push(payload.editId);
+    if (payload.editId !== this.blockOn) return;
+    this.markStarted();
+    await new Promise<void>((resolve, reject) => {
+      this.waiters.set(payload.editId, resolve);
+      context.signal.addEventListener('abort', () => {
+        this.aborted.push(`${payload.editId}:${String(context.signal.reason)}`);
+        reject(new Error('aborted'));
+      });
+    });
+  }
+}
+
+function untilTrue(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = async () => {
+      if (await check()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(poll, 20);
+    };
+    void poll();
+  });
+}
+
+describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
+  let server: RedisServerHandle;
+  let command: Redis;
+  let blocking: Redis;
+
+  before(async () => {
+    server = await startRedisServer();
+    command = createRedisClient(server.url);
+    blocking = createRedisClient(server.url, 'blocking');
+  });
+  after(async () => {
+    await closeRedisClient(command);
+    await closeRedisClient(blocking);
+    await server.stop();
+  });
+
+  const fresh = () => new RedisKeys(`q${randomUUID().slice(0, 8)}`);
+
+  it('keeps lanes apart: positions, depth and removal of a queued edit', async () => {
+    const keys = fresh();
+    const queue = new BullmqJobQueue({ connection: command, keys });
+    const batch = [newEditId(), newEditId()];
+    const interactive = [newEditId(), newEditId(), newEditId()];
+    for (const id of batch) await queue.enqueueEdit({ editId: id, tenantId: 't' }, 'batch');
+    for (const id of interactive) await queue.enqueueEdit({ editId: id, tenantId: 't' }, 'interactive');
+    assert.deepEqual(await queue.depth(), { interactive: 3, batch: 2, delayed: 0, total: 5 });
+    assert.equal(await queue.queuePosition(interactive[0], 'interactive'), 1);
+    assert.equal(await queue.queuePosition(interactive[2], 'interactive'), 3);
+    assert.equal(await queue.queuePosition(batch[1], 'batch'), 2);
+    assert.equal(await queue.queuePosition(newEditId(), 'batch'), null);
+    // Same job id again: no second job.
+    await queue.enqueueEdit({ editId: interactive[0], tenantId: 't' }, 'interactive');
+    assert.equal((await queue.depth()).total, 5);
+    assert.equal(await queue.removeQueuedEdit(interactive[1]), 'removed');
+    assert.equal(await queue.removeQueuedEdit(interactive[1]), 'absent');
+    assert.equal(await queue.queuePosition(interactive[2], 'interactive'), 2);
+    assert.equal((await queue.depth()).interactive, 2);
+    await queue.close();
+  });
+
+  it('runs every interactive edit before any batch edit, one at a time', async () => {
+    const keys = fresh();
+    const queue = new BullmqJobQueue({ connection: command, keys });
+    const ids = { b1: newEditId(), b2: newEditId(), i1: newEditId(), i2: newEditId() };
+    await queue.enqueueEdit({ editId: ids.b1, tenantId: 't' }, 'batch');
+    await queue.enqueueEdit({ editId: ids.b2, tenantId: 't' }, 'batch');
+    await queue.enqueueEdit({ editId: ids.i1, tenantId: 't' }, 'interactive');
+    await queue.enqueueEdit({ editId: ids.i2, tenantId: 't' }, 'interactive');
+    const handler = new RecordingEditHandler();
+    const consumer = new BullmqJobConsumer({ connection: blocking, keys });
+    await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
+    await untilTrue(() => handler.order.length === 4, 'four edits to run');
+    assert.deepEqual(handler.order, [ids.i1, ids.i2, ids.b1, ids.b2]);
+    assert.deepEqual(await consumer.close(1000), { drained: true });
+    await queue.close();
+  });
+
+  it('fans a cancel out to the worker that holds the job, and cannot remove a running job', async () => {
+    const keys = fresh();
+    const queue = new BullmqJobQueue({ connection: command, keys });
+    const publisherSide = new RedisCancelBus(command, keys);
+    const workerSide = new RedisCancelBus(command, keys);
+    const handler = new RecordingEditHandler();
+    const editId = newEditId();
+    handler.expectStart(editId);
+    const consumer = new BullmqJobConsumer({ connection: blocking, keys, cancelBus: workerSide });
+    await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
+    await queue.enqueueEdit({ editId, tenantId: 't' }, 'interactive');
+    await handler.started;
+    assert.equal(await queue.removeQueuedEdit(editId), 'taken');
+    assert.equal(await queue.queuePosition(editId, 'interactive'), null);
+    await publisherSide.publish({ editId, requestedAt: new Date().toISOString() });
+    await untilTrue(() => handler.aborted.length === 1, 'the abort signal');
+    assert.deepEqual(handler.aborted, [`${editId}:${JOB_ABORT_CANCELED}`]);
+    await consumer.close(1000);
+    await workerSide.close();
+    await queue.close();
+  });
+
+  it('hands a running job back to the queue when the grace period ends', async () => {
+    const keys = fresh();
+    const queue = new BullmqJobQueue({ connection: command, keys });
+    const handler = new RecordingEditHandler();
+    const editId = newEditId();
+    handler.expectStart(editId);
+    const consumer = new BullmqJobConsumer({ connection: blocking, keys });
+    await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
+    await queue.enqueueEdit({ editId, tenantId: 't' }, 'batch');
+    await handler.started;
+    assert.deepEqual(await consumer.close(200), { drained: false });
+    assert.equal(await queue.queuePosition(editId, 'batch'), 1);
+    // A new worker takes it again.
+    const next = new RecordingEditHandler();
+    const second = new BullmqJobConsumer({ connection: blocking, keys });
+    await second.start(JobRegistry.fromInstances([next], [JobName.EditImage]));
+    await untilTrue(() => next.order.includes(editId), 'the handed-back edit to run again');
+    await second.close(1000);
+    await queue.close();
+  });
+
+  it('queues webhook deliveries with a delay under one job per attempt', async () => {
+    const keys = fresh();
+    const queue = new BullmqJobQueue({ connection: command, keys });
+    const messageId = newWebhookMessageId();
+    const payload = {
+      messageId,
+      tenantId: 't',
+      editId: newEditId(),
+      type: 'edit.completed' as const,
+      url: 'http://127.0.0.2/hook',
+      body: '{}',
+      attempt: 1,
+    };
+    await queue.enqueueWebhook(payload, { delayMs: 60_000 });
+    await queue.enqueueWebhook({ ...payload, attempt: 2 }, { delayMs: 60_000 });
+    const delayed = await command.zrange(`${keys.bullPrefix()}:webhook:delayed`, 0, -1);
+    assert.deepEqual(delayed.sort(), [`${messageId}.1`, `${messageId}.2`]);
+    await queue.close();
+  });
+});
