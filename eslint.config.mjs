@@ -70,8 +70,8 @@ export const ADAPTER_FILES = [
   { files: ['libs/job-queue/src/bullmq-*.ts'], allow: ['bullmq', 'ioredis'] },
   { files: ['libs/pipeline/src/runtime/ort-session.ts'], allow: ['onnxruntime-node'] },
   { files: ['libs/storage/src/s3-object-store.ts'], allow: ['@aws-sdk'] },
-  // libs/imaging is the image codec library; pipeline's image-io.ts holds sharp until it moves there.
-  { files: ['libs/imaging/src/**/*.ts', 'libs/pipeline/src/preprocess/image-io.ts'], allow: ['sharp'] },
+  // libs/imaging is the image codec library, the only sharp importer.
+  { files: ['libs/imaging/src/**/*.ts'], allow: ['sharp'] },
 ];
 const clientBan = (client) => ({
   group: CLIENTS[client],

@@ -91,4 +91,21 @@ describe('step1x edit (tiny random models, whole pipeline)', () => {
     assert.notEqual(special.status, 0);
     assert.match(special.stderr, /instruction_contains_special_token|special token/);
   });
+
+  it('takes the API ranges for its flags and the models size levels for --size-level', () => {
+    const refused = (args: string[], pattern: RegExp) => {
+      const r = edit([png, 'make it snowy', '-o', join(dir, 'r.png'), ...args]);
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stderr, pattern, args.join(' '));
+    };
+    refused(['--steps', '101'], /--steps must be in \[1, 100\], got 101/);
+    refused(['--guidance', '20.5'], /--guidance must be in \[1, 20\], got 20.5/);
+    refused(['--seed', '4294967296'], /--seed must be in \[0, 4294967295\]/);
+    // 640 is no level of the tiny models' manifest (nor of the API); 64 is one of the tiny models' own levels.
+    refused(['--size-level', '640'], /size_level: must be one of 64, 128, 256, 512, 768, 1024, got 640/);
+    const out = join(dir, 'small.png');
+    const r = edit([png, 'make it snowy', '-o', out, '--steps', '1', '--size-level', '64']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /worked at 64×48/);
+  });
 });

@@ -1,4 +1,4 @@
-"""Step1X-Edit's MLLM input side, written from ../../../shared/step1x/SPEC.md (sections 1.3 and 2.2-2.5).
+"""Step1X-Edit's MLLM input side, as docs/MODEL.md describes it (sections 2 and 11-14).
 
 Pure Python (no torch): the size_level resize target, qwen_vl_utils' smart_resize, the fixed prompt PREFIX, the
 quote-splitting rule and the 217-drop / 640-pad constants. dump_qwen25vl.py uses these to build the network's
@@ -11,7 +11,7 @@ import math
 DROPPED_TOKENS = 217
 MAX_TOKENS = 640
 
-# The processor limits the official conditioner passes to AutoProcessor.from_pretrained (SPEC 2.2).
+# The processor limits the official conditioner passes to AutoProcessor.from_pretrained (docs/MODEL.md section 14).
 PROCESSOR_MIN_PIXELS = 256 * 28 * 28
 PROCESSOR_MAX_PIXELS = 324 * 28 * 28
 # qwen_vl_utils.fetch_image defaults.
@@ -50,11 +50,11 @@ PREFIX = "\n".join(
 PREFIX_SHA256 = "40882ddca94ca6971c8d5713d42464afa31dad09236dfacafe3ee26b4b44aa82"
 
 if hashlib.sha256(PREFIX.encode("utf-8")).hexdigest() != PREFIX_SHA256:
-    raise RuntimeError("PREFIX was altered: its sha256 no longer matches SPEC 2.3")
+    raise RuntimeError("PREFIX was altered: its sha256 no longer matches the official PREFIX (docs/MODEL.md section 11)")
 
 
 def size_level_target(width, height, size_level):
-    """input_process_image (SPEC 1.3): area about size_level^2, aspect kept, both sides floored to 16."""
+    """input_process_image (docs/MODEL.md section 2): area about size_level^2, aspect kept, both sides floored to 16."""
     ratio = width / height
     if width > height:
         w_new = math.ceil(math.sqrt(size_level * size_level * ratio))
@@ -66,7 +66,7 @@ def size_level_target(width, height, size_level):
 
 
 def smart_resize(height, width, factor=FACTOR, min_pixels=FETCH_MIN_PIXELS, max_pixels=FETCH_MAX_PIXELS, clamp=False):
-    """smart_resize (SPEC 2.2); Python's round() is banker's rounding, as in the original.
+    """smart_resize (docs/MODEL.md section 14); Python's round() is banker's rounding, as in the original.
 
     clamp: transformers' copy keeps the shrink branch at >= one factor; qwen_vl_utils' (fetch_image) does not.
     """
@@ -88,7 +88,7 @@ def smart_resize(height, width, factor=FACTOR, min_pixels=FETCH_MIN_PIXELS, max_
 
 
 def split_string(text):
-    """The conditioner's split_string (SPEC 2.4): quoted characters become single 'curly-quoted' pieces."""
+    """The conditioner's split_string (docs/MODEL.md section 12): quoted characters become single 'curly-quoted' pieces."""
     text = text.replace("'", '"').replace("\u201c", '"').replace("\u201d", '"')
     pieces = []
     in_quotes = False

@@ -1,4 +1,4 @@
-import { requireRedisUrl, type AppConfig } from '@step1x/config';
+import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
   createRedisClient,
@@ -14,7 +14,7 @@ import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/egress';
 import type { ApiDeps } from './api-deps';
 import { EgressImageFetcher, EgressUrlChecker } from './images/egress-adapters';
-import { PipelineImageInspector } from './images/pipeline-image-inspector';
+import { DecodingImageInspector } from './images/decoding-image-inspector';
 
 export interface ApiRuntime {
   deps: ApiDeps;
@@ -56,10 +56,7 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
       maxRedirects: config.limits.imageFetchMaxRedirects,
     }),
     urlChecker: new EgressUrlChecker(guard),
-    imageInspector: new PipelineImageInspector({
-      maxPixels: config.limits.maxImagePixels,
-      maxAspectRatio: config.limits.maxAspectRatio,
-    }),
+    imageInspector: new DecodingImageInspector(imageDecodeLimits(config)),
     pingObjectStore: () => objectStore.ping(),
   };
   return {

@@ -1,5 +1,5 @@
 import { QueueName } from '@step1x/contracts';
-import { requireRedisUrl, type AppConfig } from '@step1x/config';
+import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
   createRedisClient,
@@ -58,9 +58,12 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = requireModelsDir(options.modelsDir, config.worker.modelsDir);
-  const pipeline = options.pipeline ?? {
-    executionProviders: config.worker.executionProviders,
-    intraOpThreads: config.worker.intraOpThreads,
+  const pipeline = {
+    imageLimits: imageDecodeLimits(config),
+    ...(options.pipeline ?? {
+      executionProviders: config.worker.executionProviders,
+      intraOpThreads: config.worker.intraOpThreads,
+    }),
   };
   const allowRandomWeights = options.allowRandomWeights ?? config.worker.allowRandomWeights;
   const editors = await loadWarmEditors(modelsDir, config.worker.concurrency, logger, { pipeline, allowRandomWeights });

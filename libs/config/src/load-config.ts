@@ -186,3 +186,11 @@ export function loadConfig(env: Env): AppConfig {
     },
   };
 }
+
+/**
+ * MAX_IMAGE_PIXELS and MAX_ASPECT_RATIO as `@step1x/imaging`'s decode limits: the API's intake check and the
+ * worker's pipeline both take them from here, so raising or lowering either changes both sides together.
+ */
+export function imageDecodeLimits(config: Pick<AppConfig, 'limits'>): { maxPixels: number; maxAspectRatio: number } {
+  return { maxPixels: config.limits.maxImagePixels, maxAspectRatio: config.limits.maxAspectRatio };
+}

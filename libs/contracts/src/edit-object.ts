@@ -28,7 +28,7 @@ export interface EditInput {
   size_level: SizeLevel;
   output_format: OutputFormat;
   priority: Priority;
-  /** Oriented input size in pixels (DECISIONS §9: the output has this size). */
+  /** Oriented input size in pixels (docs/MODEL.md §9: the output has this size). */
   width: number;
   height: number;
   /** Whether the 640-token window cut the instruction; null until the worker has tokenised it. */

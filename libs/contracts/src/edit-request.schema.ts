@@ -1,29 +1,29 @@
 import { z } from 'zod';
 import { ApiError } from './api-error';
-import { OUTPUT_FORMATS, PRIORITIES, SIZE_LEVELS, WEBHOOK_EVENT_FILTERS } from './edit-object';
+import { PRIORITIES, WEBHOOK_EVENT_FILTERS } from './edit-object';
 import type { OutputFormat, Priority, SizeLevel, WebhookEventFilter } from './edit-object';
+import { EDIT_PARAMS, instructionProblem } from './edit-params';
 import { ErrorCode } from './error-codes';
-import { findSpecialToken } from './special-tokens';
 import { apiErrorFromIssues, type ContractIssueParams } from './validation';
 
-/** Field limits of POST /v1/edits (CONTRACT.md); the schema, the OpenAPI document and the tests read these. */
+/** Field limits of POST /v1/edits beyond the edit parameters (those are `EDIT_PARAMS`, one definition). */
 export const EDIT_REQUEST_LIMITS = {
-  instructionMaxCodePoints: 2000,
-  seedMax: 2 ** 32 - 1,
-  stepsMin: 1,
-  stepsMax: 100,
-  guidanceMin: 1.0,
-  guidanceMax: 20.0,
+  instructionMaxCodePoints: EDIT_PARAMS.instruction.maxCodePoints,
+  seedMax: EDIT_PARAMS.seed.max,
+  stepsMin: EDIT_PARAMS.steps.min,
+  stepsMax: EDIT_PARAMS.steps.max,
+  guidanceMin: EDIT_PARAMS.guidance.min,
+  guidanceMax: EDIT_PARAMS.guidance.max,
   metadataMaxBytes: 4096,
   urlMaxLength: 2048,
   imageKeyMaxLength: 512,
 } as const;
 
 export const EDIT_REQUEST_DEFAULTS = {
-  steps: 28,
-  guidance: 6.0,
-  size_level: 512 as SizeLevel,
-  output_format: 'png' as OutputFormat,
+  steps: EDIT_PARAMS.steps.default,
+  guidance: EDIT_PARAMS.guidance.default,
+  size_level: EDIT_PARAMS.sizeLevel.default,
+  output_format: EDIT_PARAMS.outputFormat.default,
   priority: 'interactive' as Priority,
   webhook_events: [...WEBHOOK_EVENT_FILTERS] as WebhookEventFilter[],
 } as const;
@@ -34,29 +34,8 @@ function issue(apiCode: ErrorCode, message: string) {
 }
 
 const instruction = z.string().check((ctx) => {
-  const text = ctx.value;
-  const codePoints = [...text].length;
-  if (codePoints < 1 || codePoints > EDIT_REQUEST_LIMITS.instructionMaxCodePoints) {
-    ctx.issues.push({
-      ...issue(
-        ErrorCode.OutOfRange,
-        `must be 1 to ${EDIT_REQUEST_LIMITS.instructionMaxCodePoints} code points, got ${codePoints}`,
-      ),
-      input: text,
-    });
-    return;
-  }
-  if (!/\S/u.test(text)) {
-    ctx.issues.push({ ...issue(ErrorCode.InvalidRequest, 'must not be only whitespace'), input: text });
-    return;
-  }
-  const token = findSpecialToken(text);
-  if (token) {
-    ctx.issues.push({
-      ...issue(ErrorCode.InstructionContainsSpecialToken, `contains the special token ${token}`),
-      input: text,
-    });
-  }
+  const problem = instructionProblem(ctx.value);
+  if (problem) ctx.issues.push({ ...issue(problem.code, problem.message), input: ctx.value });
 });
 
 const httpUrl = z
@@ -102,22 +81,18 @@ export const editRequestSchema = z.strictObject({
   instruction,
   seed: z
     .int()
-    .min(0)
-    .max(EDIT_REQUEST_LIMITS.seedMax)
+    .min(EDIT_PARAMS.seed.min)
+    .max(EDIT_PARAMS.seed.max)
     .nullish()
     .transform((v) => v ?? null),
-  steps: z
-    .int()
-    .min(EDIT_REQUEST_LIMITS.stepsMin)
-    .max(EDIT_REQUEST_LIMITS.stepsMax)
-    .default(EDIT_REQUEST_DEFAULTS.steps),
+  steps: z.int().min(EDIT_PARAMS.steps.min).max(EDIT_PARAMS.steps.max).default(EDIT_REQUEST_DEFAULTS.steps),
   guidance: z
     .number()
-    .min(EDIT_REQUEST_LIMITS.guidanceMin)
-    .max(EDIT_REQUEST_LIMITS.guidanceMax)
+    .min(EDIT_PARAMS.guidance.min)
+    .max(EDIT_PARAMS.guidance.max)
     .default(EDIT_REQUEST_DEFAULTS.guidance),
-  size_level: z.literal(SIZE_LEVELS).default(EDIT_REQUEST_DEFAULTS.size_level),
-  output_format: z.enum(OUTPUT_FORMATS).default(EDIT_REQUEST_DEFAULTS.output_format),
+  size_level: z.literal(EDIT_PARAMS.sizeLevel.levels).default(EDIT_PARAMS.sizeLevel.default),
+  output_format: z.enum(EDIT_PARAMS.outputFormat.values).default(EDIT_PARAMS.outputFormat.default),
   webhook_url: httpUrl.nullish().transform((v) => v ?? null),
   webhook_events: z
     .array(z.enum(WEBHOOK_EVENT_FILTERS))

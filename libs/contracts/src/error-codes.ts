@@ -26,6 +26,12 @@ export const ErrorCode = {
   InternalError: 'internal_error',
   /** Not in the contract's 4xx table: a dependency (Redis, S3) did not answer. */
   ServiceUnavailable: 'service_unavailable',
+  /**
+   * Only an edit's `error.code`, never an HTTP answer: a graph produced NaN or ±Inf (e.g. fp16 overflow on a GPU),
+   * so the edit failed instead of returning a black image (docs/MODEL.md §20). Not retried: the same input and
+   * weights give the same numbers.
+   */
+  ModelNumerics: 'model_numerics',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -52,6 +58,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   queue_full: 429,
   internal_error: 500,
   service_unavailable: 503,
+  model_numerics: 500,
 };
 
 export const ALL_ERROR_CODES: readonly ErrorCode[] = Object.values(ErrorCode);

@@ -4,6 +4,7 @@ export * from './ids';
 export * from './edit-object';
 export * from './special-tokens';
 export * from './validation';
+export * from './edit-params';
 export * from './edit-request.schema';
 export * from './list-and-upload.schema';
 export * from './jobs';

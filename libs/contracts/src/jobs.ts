@@ -24,7 +24,7 @@ export const JOB_QUEUE: Readonly<Record<JobName, QueueName>> = {
 
 /**
  * Thin on purpose: the edit record in Redis is the store of record and the image lives in S3, so a job carries
- * ids only (ANCHORS (c) 5: never image bytes in Redis). The BullMQ job id is the edit id.
+ * ids only (never image bytes in Redis; docs/ARCHITECTURE.md). The BullMQ job id is the edit id.
  */
 export interface EditImagePayload {
   editId: string;

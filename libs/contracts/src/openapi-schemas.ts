@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EDIT_STATUSES, OUTPUT_FORMATS, PRIORITIES, SIZE_LEVELS } from './edit-object';
+import { EDIT_STATUSES, OUTPUT_FORMATS, PRIORITIES } from './edit-object';
+import { EDIT_PARAMS } from './edit-params';
 import { editRequestSchema } from './edit-request.schema';
 import { ALL_ERROR_CODES } from './error-codes';
 import { uploadRequestSchema, UPLOAD_CONTENT_TYPES } from './list-and-upload.schema';
@@ -33,12 +34,16 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
     attempts: { type: 'integer', minimum: 0 },
     cancel_requested: { type: 'boolean' },
     input: object({
-      instruction: { type: 'string' },
-      seed: { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 },
-      steps: { type: 'integer', minimum: 1, maximum: 100 },
-      guidance: { type: 'number', minimum: 1, maximum: 20 },
-      size_level: { type: 'integer', enum: [...SIZE_LEVELS] },
-      output_format: { type: 'string', enum: [...OUTPUT_FORMATS] },
+      instruction: {
+        type: 'string',
+        minLength: EDIT_PARAMS.instruction.minCodePoints,
+        maxLength: EDIT_PARAMS.instruction.maxCodePoints,
+      },
+      seed: { type: 'integer', minimum: EDIT_PARAMS.seed.min, maximum: EDIT_PARAMS.seed.max },
+      steps: { type: 'integer', minimum: EDIT_PARAMS.steps.min, maximum: EDIT_PARAMS.steps.max },
+      guidance: { type: 'number', minimum: EDIT_PARAMS.guidance.min, maximum: EDIT_PARAMS.guidance.max },
+      size_level: { type: 'integer', enum: [...EDIT_PARAMS.sizeLevel.levels] },
+      output_format: { type: 'string', enum: [...EDIT_PARAMS.outputFormat.values] },
       priority: { type: 'string', enum: [...PRIORITIES] },
       width: { type: 'integer', minimum: 1 },
       height: { type: 'integer', minimum: 1 },
@@ -98,9 +103,22 @@ function requestSchema(schema: z.ZodType): JsonSchema {
   return json;
 }
 
+/** JSON body of POST /v1/edits; the instruction's length is a custom check (code points), so it is stated here. */
+function createEditSchema(): JsonSchema {
+  const json = requestSchema(editRequestSchema);
+  const properties = { ...(json.properties as Record<string, JsonSchema>) };
+  properties.instruction = {
+    ...properties.instruction,
+    minLength: EDIT_PARAMS.instruction.minCodePoints,
+    maxLength: EDIT_PARAMS.instruction.maxCodePoints,
+    description: 'the edit to make; not only whitespace, no Qwen special-token literals',
+  };
+  return { ...json, properties };
+}
+
 /** Multipart form of POST /v1/edits: the same fields as strings, plus the `image` file. */
 function multipartEditSchema(): JsonSchema {
-  const json = requestSchema(editRequestSchema);
+  const json = createEditSchema();
   const properties = { ...(json.properties as Record<string, JsonSchema>) };
   properties.image = { type: 'string', format: 'binary', description: 'the input image (at most 20 MB)' };
   properties.metadata = { type: 'string', description: 'a JSON object, at most 4 KB' };
@@ -114,7 +132,7 @@ export function apiComponentSchemas(): Record<string, JsonSchema> {
     Edit: EDIT_OBJECT_JSON_SCHEMA,
     EditList: EDIT_LIST_JSON_SCHEMA,
     Error: ERROR_BODY_JSON_SCHEMA,
-    CreateEditRequest: requestSchema(editRequestSchema),
+    CreateEditRequest: createEditSchema(),
     CreateEditMultipart: multipartEditSchema(),
     CreateUploadRequest: {
       ...requestSchema(uploadRequestSchema),

@@ -1,6 +1,6 @@
 /**
  * The literals of Qwen2.5-VL's added tokens, ids 151643–151664. The HF tokenizer matches them before BPE, so an
- * instruction containing one would inject a control token into the chat template (DECISIONS §10): we refuse it.
+ * instruction containing one would inject a control token into the chat template (docs/MODEL.md §10): we refuse it.
  */
 export const QWEN_SPECIAL_TOKENS: readonly string[] = [
   '<|endoftext|>',

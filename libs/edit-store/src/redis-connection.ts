@@ -11,7 +11,7 @@ export function createRedisClient(url: string, role: RedisRole = 'command', extr
   return new Redis(url, {
     maxRetriesPerRequest: role === 'blocking' ? null : 3,
     enableReadyCheck: true,
-    // Reconnect with a capped backoff (1 s … 20 s, ANCHORS BullMQ production notes).
+    // Reconnect with a capped backoff (1 s … 20 s, as BullMQ's production guide advises).
     retryStrategy: (times) => Math.min(1000 * 2 ** Math.min(times, 5), 20_000),
     ...extra,
   });

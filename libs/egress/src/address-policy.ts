@@ -1,6 +1,5 @@
 // Which destination addresses outbound requests (image_url fetches, webhook deliveries) may reach.
-// Ranges: IANA IPv4/IPv6 special-purpose registries (RFC 6890 and successors); see ANCHORS.md "Webhook /
-// URL-fetch security".
+// Ranges: IANA IPv4/IPv6 special-purpose registries (RFC 6890 and successors).
 import { cidrContains, formatIp, parseCidr, parseIp, unmapIpv4, type Cidr, type IpAddress } from './ip-address';
 
 export type AddressCategory =

@@ -16,18 +16,17 @@ import {
 import {
   Feeds,
   InferenceSession,
-  RgbImage,
   SessionFactory,
   Step1XEditPipeline,
   TensorData,
   createOrtSession,
-  decodeImage,
   gaussianNoise,
   getSchedule,
   resize,
   sizeLevelTarget,
   vaeOutputToImage,
 } from '@step1x/pipeline';
+import { decodeImage, type RgbImage } from '@step1x/imaging';
 import { SafetensorsFile, goldenRoot, workspaceRoot } from '@step1x/tensors';
 import { CaseResult, FLOAT_GATE } from './case-result';
 import { CaseChecker } from './tensor-check';

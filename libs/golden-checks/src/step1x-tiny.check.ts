@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   BuildOptions,
   ModelsManifest,
+  Step1XGraphName,
   Checkpoint,
   buildOnce,
   builderFingerprint,
@@ -57,7 +58,7 @@ export async function buildModelsForGoldenDir(
 export async function checkStep1XTinySet(dir: string, options: BuildOptions, gate = FLOAT_GATE): Promise<CaseResult[]> {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { cases: ManifestCase[] };
   const { modelsDir, manifest: models } = await buildModelsForGoldenDir(dir, options);
-  const open = (name: string) => createOrtSession(join(modelsDir, models.graphs[name]));
+  const open = (name: Step1XGraphName) => createOrtSession(join(modelsDir, models.graphs[name]));
   const sessions: TinySessions = {
     config: models.config,
     connector: await open('connector'),

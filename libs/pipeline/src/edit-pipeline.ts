@@ -1,12 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EDIT_PARAMS, editParamProblems } from '@step1x/contracts';
+import { decodeImage, type DecodeLimits } from '@step1x/imaging';
+import {
+  QWEN_MANIFEST_FILE,
+  STEP1X_MANIFEST_FILE,
+  assertGraphSignature,
+  assertQwenManifest,
+  assertStep1XManifest,
+  manifestSizeLevels,
+  type GraphName,
+  type SizeLevels,
+  type Step1XModelsManifest,
+} from '@step1x/model-format';
 import { buildPositionIds, buildRopeTables } from './dit/rope';
 import { packLatents, unpackLatents } from './dit/packing';
 import { prepareMllmInputs, MllmBranchInputs, MllmInputs } from './mllm/mllm-inputs';
 import { encodeMllmBranch, runQwenVision } from './mllm/mllm.stage';
 import { gaussianNoise } from './noise/gaussian-noise';
 import { vaeOutputToImage } from './postprocess/vae-output';
-import { decodeImage } from './preprocess/image-io';
 import { RgbImage } from './preprocess/image.types';
 import { resize } from './preprocess/resample';
 import { sizeLevelTarget } from './preprocess/size-level';
@@ -15,36 +27,20 @@ import { InferenceSession, SessionFactory, SessionOptions } from './runtime/infe
 import { createOrtSession } from './runtime/ort-session';
 import { denoise } from './sampler/denoise';
 import { EditCanceledError } from './edit-canceled.error';
+import { EditRequestError } from './edit-request.error';
+import { assertFiniteOutput } from './numerics/model-numerics';
 import { getSchedule } from './sampler/time-shift';
 import { QwenTokenizer } from './tokenizer/qwen-tokenizer';
 import { decodeLatent, encodeImage } from './vae/vae.stage';
 
-/** What the pipeline reads from the models folder's manifests (written by `step1x models build`). */
-interface Step1XManifest {
-  model_version: string;
-  dtype: string;
-  config: {
-    dit: { axes_dim: number[]; theta: number };
-    vae: { z_channels: number };
-    runtime: {
-      max_length: number;
-      version: 'v1.0' | 'v1.1';
-      cfg_guidance: number;
-      timesteps_truncate: number;
-      renorm_k: number;
-    };
-  };
-  graphs: Record<'connector' | 'dit' | 'vae_encoder' | 'vae_decoder', string>;
-  source: Record<string, string>;
-}
-
-interface QwenManifest {
-  graphs: Record<'qwen_vision' | 'qwen_llm', string>;
-}
-
 export interface PipelineLoadOptions extends SessionOptions {
   /** How graphs are opened; tests may wrap it. @defaultValue ONNX Runtime */
   readonly sessionFactory?: SessionFactory;
+  /**
+   * Limits for encoded input images; the worker passes MAX_IMAGE_PIXELS / MAX_ASPECT_RATIO, the same values the API
+   * checks with. @defaultValue `DECODE_LIMIT_DEFAULTS` of `@step1x/imaging`
+   */
+  readonly imageLimits?: DecodeLimits;
 }
 
 export interface EditProgress {
@@ -56,13 +52,13 @@ export interface EditRequest {
   /** Encoded image bytes (PNG, JPEG, WebP, …) or decoded 8-bit RGB. */
   readonly image: Uint8Array | RgbImage;
   readonly instruction: string;
-  /** @defaultValue 42 (the official default) */
+  /** @defaultValue 42 (the official default); ranges of every field: `EDIT_PARAMS` of `@step1x/contracts` */
   readonly seed?: number;
   /** @defaultValue 28 */
   readonly steps?: number;
   /** CFG scale. @defaultValue 6.0 */
   readonly guidance?: number;
-  /** Target area ≈ sizeLevel² for the DiT. @defaultValue 512 */
+  /** Target area ≈ sizeLevel² for the DiT; one of the models' `sizeLevels`. @defaultValue their default (512) */
   readonly sizeLevel?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: EditProgress) => void;
@@ -87,12 +83,18 @@ export interface EditResult {
   readonly steps: number;
   readonly guidance: number;
   readonly sizeLevel: number;
-  /** The 640-token window cut the instruction (DECISIONS §10). */
+  /** The 640-token window cut the instruction (docs/MODEL.md §10). */
   readonly truncated: boolean;
   readonly timings: EditTimings;
 }
 
-export const EDIT_DEFAULTS = { seed: 42, steps: 28, guidance: 6.0, sizeLevel: 512 } as const;
+/** The pipeline's defaults, from the one definition of the edit parameters (the models may change sizeLevel's). */
+export const EDIT_DEFAULTS = {
+  seed: EDIT_PARAMS.seed.default,
+  steps: EDIT_PARAMS.steps.default,
+  guidance: EDIT_PARAMS.guidance.default,
+  sizeLevel: EDIT_PARAMS.sizeLevel.default,
+} as const;
 
 interface Sessions {
   qwenVision: InferenceSession;
@@ -114,31 +116,54 @@ export class Step1XEditPipeline {
   private constructor(
     private readonly sessions: Sessions,
     private readonly tokenizer: QwenTokenizer,
-    private readonly manifest: Step1XManifest,
+    private readonly manifest: Step1XModelsManifest,
+    private readonly imageLimits: DecodeLimits,
   ) {}
 
+  /**
+   * Opens every graph of a models folder. Before any run it checks the manifests' format and every session's inputs
+   * and outputs (names, and dtypes and ranks as ONNX Runtime reports them) against `@step1x/model-format`
+   * (docs/MODEL.md §19), so a folder from another builder version fails here with the mismatch named, not mid-edit.
+   * @throws ModelFormatError for a wrong format or a graph whose interface differs
+   */
   static async load(modelsDir: string, options: PipelineLoadOptions = {}): Promise<Step1XEditPipeline> {
-    const read = <T>(file: string): T => {
+    const read = (file: string): unknown => {
       const path = join(modelsDir, file);
       if (!existsSync(path)) throw new Error(`${path} not found: build the models with \`step1x models build\``);
-      return JSON.parse(readFileSync(path, 'utf8')) as T;
+      return JSON.parse(readFileSync(path, 'utf8'));
     };
-    const manifest = read<Step1XManifest>('manifest.json');
-    const qwen = read<QwenManifest>('qwen-manifest.json');
+    const manifest = assertStep1XManifest(read(STEP1X_MANIFEST_FILE), join(modelsDir, STEP1X_MANIFEST_FILE));
+    const qwen = assertQwenManifest(read(QWEN_MANIFEST_FILE), join(modelsDir, QWEN_MANIFEST_FILE));
     const open = options.sessionFactory ?? createOrtSession;
-    const graph = (file: string) => open(join(modelsDir, file), options);
-    const sessions: Sessions = {
-      qwenVision: await graph(qwen.graphs.qwen_vision),
-      qwenLlm: await graph(qwen.graphs.qwen_llm),
-      connector: await graph(manifest.graphs.connector),
-      dit: await graph(manifest.graphs.dit),
-      vaeEncoder: await graph(manifest.graphs.vae_encoder),
-      vaeDecoder: await graph(manifest.graphs.vae_decoder),
+    const opened: InferenceSession[] = [];
+    const graph = async (name: GraphName, file: string): Promise<InferenceSession> => {
+      const session = await open(join(modelsDir, file), options);
+      opened.push(session);
+      assertGraphSignature(name, file, session);
+      return session;
     };
-    const tokenizer = existsSync(join(modelsDir, 'tokenizer.json'))
-      ? QwenTokenizer.fromDirectory(modelsDir)
-      : QwenTokenizer.bundled();
-    return new Step1XEditPipeline(sessions, tokenizer, manifest);
+    try {
+      const sessions: Sessions = {
+        qwenVision: await graph('qwen_vision', qwen.graphs.qwen_vision),
+        qwenLlm: await graph('qwen_llm', qwen.graphs.qwen_llm),
+        connector: await graph('connector', manifest.graphs.connector),
+        dit: await graph('dit', manifest.graphs.dit),
+        vaeEncoder: await graph('vae_encoder', manifest.graphs.vae_encoder),
+        vaeDecoder: await graph('vae_decoder', manifest.graphs.vae_decoder),
+      };
+      const tokenizer = existsSync(join(modelsDir, 'tokenizer.json'))
+        ? QwenTokenizer.fromDirectory(modelsDir)
+        : QwenTokenizer.bundled();
+      return new Step1XEditPipeline(sessions, tokenizer, manifest, options.imageLimits ?? {});
+    } catch (error) {
+      await Promise.all(opened.map((s) => s.release().catch(() => undefined)));
+      throw error;
+    }
+  }
+
+  /** The size levels the loaded models support (their manifest's) and the default one. */
+  get sizeLevels(): SizeLevels {
+    return manifestSizeLevels(this.manifest);
   }
 
   /** Where the weights came from (recorded by the builder), e.g. to say that tiny random weights are in use. */
@@ -156,18 +181,32 @@ export class Step1XEditPipeline {
     }
   }
 
+  /**
+   * Refuses a request outside the shared parameter ranges or the models' size levels, before any work.
+   * @throws EditRequestError naming the first bad field
+   */
+  checkRequest(request: Pick<EditRequest, 'instruction' | 'seed' | 'steps' | 'guidance' | 'sizeLevel'>): void {
+    const [problem] = editParamProblems(request, this.sizeLevels.supported);
+    if (problem) throw new EditRequestError(problem.code, problem.param, `${problem.param}: ${problem.message}`);
+  }
+
   private async run(request: EditRequest): Promise<EditResult> {
+    this.checkRequest(request);
     const seed = request.seed ?? EDIT_DEFAULTS.seed;
     const steps = request.steps ?? EDIT_DEFAULTS.steps;
     const guidance = request.guidance ?? EDIT_DEFAULTS.guidance;
-    const sizeLevel = request.sizeLevel ?? EDIT_DEFAULTS.sizeLevel;
+    const sizeLevel = request.sizeLevel ?? this.sizeLevels.default;
     const timer = new StageTimer();
     const abortCheck = () => {
       if (request.signal?.aborted) throw new EditCanceledError();
     };
 
+    // Numerics: each stage's output is checked once (mllm, reference latent, final latent, decoded image), never per
+    // step; a NaN in the connector or DiT reaches the final latent through every later step (docs/MODEL.md §20).
+
     // 1. Preprocess: decode (limits, orientation, sRGB) and the size_level resize (Lanczos, multiples of 16).
-    const source = request.image instanceof Uint8Array ? await decodeImage(request.image) : request.image;
+    const source =
+      request.image instanceof Uint8Array ? await decodeImage(request.image, this.imageLimits) : request.image;
     const working = sizeLevelTarget({ width: source.width, height: source.height }, sizeLevel);
     const reference = resize(source, working.width, working.height, 'lanczos');
     const mllmInputs = prepareMllmInputs(this.tokenizer, request.instruction, reference);
@@ -176,6 +215,7 @@ export class Step1XEditPipeline {
 
     // 2. Encode the prompt: the MLLM once per CFG branch (cond = instruction, uncond = empty, same image).
     const { llmEmbedding, mask } = await this.encodePrompt(mllmInputs);
+    assertFiniteOutput('mllm', llmEmbedding);
     timer.lap('mllmMs');
     abortCheck();
 
@@ -187,6 +227,7 @@ export class Step1XEditPipeline {
       width: working.width / 8,
     };
     const ref = await encodeImage(this.sessions.vaeEncoder, imageToVaeInput(reference), working.height, working.width);
+    assertFiniteOutput('vae_encoder', ref.latent);
     const refTokens = packLatents(ref.latent, latentShape);
     const noiseTokens = packLatents(
       gaussianNoise(seed, [1, latentShape.channels, latentShape.height, latentShape.width]),
@@ -211,6 +252,7 @@ export class Step1XEditPipeline {
       signal: request.signal,
       onStep: (s) => request.onProgress?.({ step: s.step, total: s.total }),
     });
+    assertFiniteOutput('sampler', tokens);
     timer.lap('denoiseMs');
     abortCheck();
 
@@ -221,6 +263,7 @@ export class Step1XEditPipeline {
       latentShape.height,
       latentShape.width,
     ]);
+    assertFiniteOutput('vae_decoder', decoded);
     timer.lap('vaeDecodeMs');
     const generated = vaeOutputToImage(decoded, working.height, working.width);
     const image = resize(generated, source.width, source.height, 'bicubic');

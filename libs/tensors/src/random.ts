@@ -4,7 +4,7 @@
  *
  * Why a counter-based generator: any element of a stream can be computed without generating the ones before it,
  * so random tiny weights and noise can be produced chunk by chunk, per parameter, and reproduced exactly across
- * our versions (DECISIONS.md §3, §5). These are NOT PyTorch's numbers.
+ * our versions (docs/MODEL.md §3, §5). These are NOT PyTorch's numbers.
  *
  * The exact stream (a contract: changing it changes every seeded output):
  * - key   = (seed mod 2^32, floor(seed / 2^32) mod 2^32): the seed is an unsigned 64-bit integer.

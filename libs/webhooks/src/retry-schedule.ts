@@ -1,4 +1,4 @@
-// When to try a webhook delivery again (CONTRACT.md "Webhooks"; the Svix schedule in ANCHORS.md). Pure: the
+// When to try a webhook delivery again (the API contract's "Webhooks" section; Svix's published schedule). Pure: the
 // queue turns a `retry` plan into a delayed job.
 import type { EgressErrorCode } from '@step1x/egress';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeImageBytes } from '@step1x/pipeline';
+import { encodeImageBytes } from '@step1x/imaging';
 import { loadWarmEditors, ModelPreflightError, SILENT_LOGGER } from '@step1x/worker';
 import { tinyModelsDir } from '../../support/tiny-models';
 

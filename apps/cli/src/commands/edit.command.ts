@@ -1,14 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { EDIT_PARAMS, editParamProblems } from '@step1x/contracts';
+import { ImageFormat, encodeImageBytes } from '@step1x/imaging';
 import { ensureTinyModels } from '@step1x/model-builder';
-import { ImageFormat, Step1XEditPipeline, encodeImageBytes } from '@step1x/pipeline';
+import { EditRequestError, Step1XEditPipeline } from '@step1x/pipeline';
 import { UsageError } from './golden.command';
 
-export const EDIT_USAGE = `step1x edit <image> "<instruction>" -o out.png [--seed N] [--steps N] [--guidance X]
-      [--size-level 512|768|1024] [--models DIR] [--threads N]
-  Runs the whole Step1X-Edit pipeline locally. Without --models it builds (once, cached) tiny models with random
-  weights: the output then comes from untrained weights and only shows that the pipeline runs.`;
+const { seed: SEED, steps: STEPS, guidance: GUIDANCE, sizeLevel: SIZE_LEVEL } = EDIT_PARAMS;
+
+export const EDIT_USAGE = `step1x edit <image> "<instruction>" -o out.png [--seed ${SEED.min}..${SEED.max}]
+      [--steps ${STEPS.min}..${STEPS.max}] [--guidance ${GUIDANCE.min}..${GUIDANCE.max}]
+      [--size-level ${SIZE_LEVEL.levels.join('|')}, or another level the models' manifest declares] [--models DIR]
+      [--threads N]
+  Runs the whole Step1X-Edit pipeline locally (defaults: seed ${SEED.default}, ${STEPS.default} steps, guidance
+  ${GUIDANCE.default}, the models' default size level). Without --models it builds (once, cached) tiny models with
+  random weights: the output then comes from untrained weights and only shows that the pipeline runs.`;
 
 const FORMATS: Record<string, ImageFormat> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp' };
 
@@ -18,6 +25,18 @@ function integer(name: string, raw: string | undefined, min: number, max: number
   if (!Number.isInteger(v) || v < min || v > max)
     throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
   return v;
+}
+
+/** A number flag, or undefined; its range is checked with the API's (`editParamProblems`). */
+function numberFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || Number.isNaN(v)) throw new UsageError(`--${name} must be a number, got ${raw}`);
+  return v;
+}
+
+function flagOf(param: string): string {
+  return param === 'instruction' ? 'the instruction' : `--${param.replace('_', '-')}`;
 }
 
 export async function editCommand(argv: string[]): Promise<number> {
@@ -38,10 +57,16 @@ export async function editCommand(argv: string[]): Promise<number> {
   const [imagePath, instruction] = positionals;
   const format = FORMATS[extname(values.output).toLowerCase()];
   if (!format) throw new UsageError('-o must end in .png, .jpg, .jpeg or .webp');
-  const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !(guidance >= 1 && guidance <= 20))
-    throw new UsageError('--guidance must be a number in [1, 20]');
-  const sizeLevel = integer('size-level', values['size-level'], 64, 2048);
+  const params = {
+    instruction,
+    seed: numberFlag('seed', values.seed),
+    steps: numberFlag('steps', values.steps),
+    guidance: numberFlag('guidance', values.guidance),
+    sizeLevel: numberFlag('size-level', values['size-level']),
+  };
+  // Every range but the size level's (the models' manifest says which levels) is checked before any model loads.
+  const [problem] = editParamProblems({ ...params, sizeLevel: undefined });
+  if (problem) throw new UsageError(`${flagOf(problem.param)} ${problem.message}`);
   let bytes: Buffer;
   try {
     bytes = readFileSync(resolve(imagePath));
@@ -61,13 +86,15 @@ export async function editCommand(argv: string[]): Promise<number> {
     intraOpThreads: integer('threads', values.threads, 0, 256),
   });
   try {
+    try {
+      pipeline.checkRequest(params);
+    } catch (error) {
+      if (error instanceof EditRequestError) throw new UsageError(error.message);
+      throw error;
+    }
     const result = await pipeline.edit({
       image: bytes,
-      instruction,
-      seed: integer('seed', values.seed, 0, 2 ** 32 - 1),
-      steps: integer('steps', values.steps, 1, 100),
-      guidance,
-      sizeLevel,
+      ...params,
       onProgress: ({ step, total }) => process.stderr.write(`\rstep ${step}/${total}`),
     });
     process.stderr.write('\n');

@@ -9,6 +9,7 @@ import {
   Checkpoint,
   buildQwenModels,
   buildRandomModels,
+  TINY_MODEL_SIZE_LEVELS,
   buildRandomQwenModels,
   namedQwenConfig,
   normaliseQwenConfig,
@@ -70,6 +71,7 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
         outDir,
         options,
         source: { dit: values.dit, vae: values.vae },
+        sizeLevels: configName === 'tiny' ? TINY_MODEL_SIZE_LEVELS : undefined,
       });
     } finally {
       dit.close();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig } from '@step1x/config';
 import { LocalServiceError, s3rverEnv, startRedisServer, startS3rver } from '@step1x/local-services';
-import { encodeImageBytes, type RgbImage } from '@step1x/pipeline';
+import { encodeImageBytes, type RgbImage } from '@step1x/imaging';
 
 /** What `npm start` adds when run without configuration, and how to take it down again. */
 export interface LocalServices {

@@ -14,6 +14,9 @@ import { EditRunner, outputKeyOf, type EditRunStore } from './edit-runner.servic
 import { EditWebhooks } from './edit-webhooks';
 import { EditorPool } from './editor-pool';
 import { EditAbortedError, EditInputError, type ImageEditor, type ImageEditRequest } from './image-editor.port';
+import { classifyPipelineError } from './pipeline-image-editor';
+import { ImageInputError } from '@step1x/imaging';
+import { EditRequestError, ModelNumericsError } from '@step1x/pipeline';
 
 function recordOf(overrides: Partial<EditRecord> = {}): EditRecord {
   return {
@@ -348,6 +351,44 @@ describe('EditRunner', () => {
     assert.equal(h.edits.record.status, 'failed');
     assert.deepEqual(h.edits.record.error, { code: 'invalid_image', message: 'cannot decode' });
     assert.equal(h.events().at(-1)!.data.status, 'failed');
+  });
+
+  it('fails an edit whose models produced NaN/Inf with model_numerics, without a retry (not infrastructure)', async () => {
+    const editor: ImageEditor = {
+      edit: async () => {
+        throw classifyPipelineError(new ModelNumericsError('vae_decoder', 3, NaN, 12));
+      },
+      release: async () => undefined,
+    };
+    const h = harness(recordOf(), editor);
+    await assert.rejects(
+      h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()),
+      (error: unknown) => error instanceof NonRetryableJobError && error.code === 'model_numerics',
+    );
+    assert.equal(h.edits.record.status, 'failed');
+    assert.equal(h.edits.record.error?.code, 'model_numerics');
+    assert.match(
+      h.edits.record.error?.message ?? '',
+      /non-finite output \(NaN at element 3 of 12\) from the VAE decoder/,
+    );
+    assert.equal(h.edits.record.output, null);
+    assert.equal(h.events().at(-1)!.data.status, 'failed');
+  });
+
+  it('classifies the pipeline refusals with the contract codes: request, image format, numerics', () => {
+    const cases: [unknown, string][] = [
+      [new EditRequestError('out_of_range', 'size_level', 'size_level: must be one of 512, 768, 1024'), 'out_of_range'],
+      [new ImageInputError('image_format_unsupported', 'svg'), 'unsupported_media_type'],
+      [new ImageInputError('image_too_large', 'big'), 'image_too_large'],
+      [new ModelNumericsError('mllm', 0, Infinity, 4), 'model_numerics'],
+    ];
+    for (const [error, code] of cases) {
+      const classified = classifyPipelineError(error);
+      assert.ok(classified instanceof EditInputError, String(error));
+      assert.equal(classified.code, code);
+    }
+    const infrastructure = new Error('ECONNRESET');
+    assert.equal(classifyPipelineError(infrastructure), infrastructure);
   });
 
   it('treats a vanished input object as bad input', async () => {

@@ -19,10 +19,10 @@ export interface EditedImage {
   /** The encoded result in `format`. */
   bytes: Buffer;
   contentType: string;
-  /** Always the oriented input's size (DECISIONS §9). */
+  /** Always the oriented input's size (docs/MODEL.md §9). */
   width: number;
   height: number;
-  /** The 640-token window cut the instruction (DECISIONS §10). */
+  /** The 640-token window cut the instruction (docs/MODEL.md §10). */
   truncated: boolean;
   /** Made by models with random, untrained weights (local mode, tests): it only shows that the pipeline ran. */
   randomWeights: boolean;
@@ -36,7 +36,8 @@ export interface ImageEditor {
 
 /**
  * The input cannot be edited, whatever the retry: a client error with a code (`invalid_image`,
- * `unsupported_aspect_ratio`, …) that ends the edit as `failed`.
+ * `unsupported_aspect_ratio`, …), or `model_numerics` when the models produce NaN/Inf for it; either ends the edit
+ * as `failed`.
  */
 export class EditInputError extends Error {
   constructor(

@@ -1,13 +1,12 @@
 import type { ErrorCode } from '@step1x/contracts';
+import { encodeImageBytes, IMAGE_ERROR_API_CODES, IMAGE_MIME_TYPES, ImageInputError } from '@step1x/imaging';
 import {
   EditCanceledError,
-  encodeImageBytes,
-  IMAGE_MIME_TYPES,
-  ImageInputError,
+  EditRequestError,
   InstructionRejectedError,
+  ModelNumericsError,
   QwenInputError,
   SizeLevelError,
-  type ImageInputErrorCode,
   type QwenInputErrorCode,
   type Step1XEditPipeline,
 } from '@step1x/pipeline';
@@ -19,12 +18,6 @@ import {
   type ImageEditRequest,
 } from './image-editor.port';
 
-const IMAGE_ERROR_CODE: Readonly<Record<ImageInputErrorCode, ErrorCode>> = {
-  image_unreadable: 'invalid_image',
-  image_too_large: 'image_too_large',
-  image_aspect_ratio: 'unsupported_aspect_ratio',
-};
-
 const QWEN_ERROR_CODE: Readonly<Record<QwenInputErrorCode, ErrorCode>> = {
   unsupported_aspect_ratio: 'unsupported_aspect_ratio',
   image_too_small: 'invalid_image',
@@ -32,14 +25,20 @@ const QWEN_ERROR_CODE: Readonly<Record<QwenInputErrorCode, ErrorCode>> = {
   invalid_token_sequence: 'invalid_request',
 };
 
-/** The pipeline's own input refusals become `EditInputError` with the contract's codes; the rest stays as is. */
+/**
+ * The pipeline's own refusals become `EditInputError` with the contract's codes (the edit ends `failed`, never
+ * retried): bad input, and non-finite model outputs (`model_numerics`: the same input gives the same numbers, so a
+ * retry cannot help). The rest stays as is (infrastructure, retried).
+ */
 export function classifyPipelineError(error: unknown): unknown {
   if (error instanceof EditCanceledError) {
     return new EditAbortedError();
   }
   if (error instanceof ImageInputError) {
-    return new EditInputError(IMAGE_ERROR_CODE[error.code], error.message, { cause: error });
+    return new EditInputError(IMAGE_ERROR_API_CODES[error.code], error.message, { cause: error });
   }
+  if (error instanceof EditRequestError) return new EditInputError(error.code, error.message, { cause: error });
+  if (error instanceof ModelNumericsError) return new EditInputError(error.code, error.message, { cause: error });
   if (error instanceof SizeLevelError) {
     return new EditInputError('unsupported_aspect_ratio', error.message, { cause: error });
   }

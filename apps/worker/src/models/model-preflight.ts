@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Step1XEditPipeline, type PipelineLoadOptions, type RgbImage } from '@step1x/pipeline';
+import type { RgbImage } from '@step1x/imaging';
+import { STEP1X_MANIFEST_FILE, QWEN_MANIFEST_FILE } from '@step1x/model-format';
+import { Step1XEditPipeline, type PipelineLoadOptions } from '@step1x/pipeline';
 import { PipelineImageEditor } from '../edits/pipeline-image-editor';
 import { describeError, type WorkerLogger } from '../worker-logger';
 
@@ -26,9 +28,12 @@ export class ModelPreflightError extends Error {
 }
 
 /** Files `Step1XEditPipeline.load` reads first; their absence is the most common deploy mistake. */
-const REQUIRED_FILES = ['manifest.json', 'qwen-manifest.json'];
+const REQUIRED_FILES = [STEP1X_MANIFEST_FILE, QWEN_MANIFEST_FILE];
 
-/** The warm-up edit: small enough to cost little, big enough for every graph (the Qwen vision tower needs ≥ 56 px). */
+/**
+ * The warm-up edit: a small image (the Qwen vision tower needs ≥ 56 px) at the models' smallest size level, so it
+ * costs little and uses only what the manifest declares.
+ */
 const WARM_SIZE = 64;
 const WARM_STEPS = 1;
 
@@ -110,7 +115,13 @@ export async function loadWarmEditors(
         );
       }
       await pipeline
-        .edit({ image: warmImage(), instruction: 'warm up', seed: 0, steps: WARM_STEPS, sizeLevel: WARM_SIZE })
+        .edit({
+          image: warmImage(),
+          instruction: 'warm up',
+          seed: 0,
+          steps: WARM_STEPS,
+          sizeLevel: Math.min(...pipeline.sizeLevels.supported),
+        })
         .catch((error: unknown) => {
           throw new ModelPreflightError(`the warm-up edit failed on ${modelsDir}: ${describeError(error)}`, {
             cause: error,

@@ -1,16 +1,22 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  QWEN_MANIFEST_FILE,
+  QWEN_MODELS_FORMAT,
+  QwenGraphName,
+  QwenModelsManifest as QwenManifestShape,
+  graphFileName,
+} from '@step1x/model-format';
 import { BuildOptions } from '../graph/module';
 import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
-import { FileDigests, digestFiles } from '../export/file-digests';
+import { digestFiles } from '../export/file-digests';
 import { WeightProvider } from '../export/weight-provider';
 import { QwenConfig } from '../models/qwen2_5_vl/qwen-config';
-import { QwenGraphName, QwenGraphOptions, buildQwenGraphs } from '../models/qwen2_5_vl/qwen-graphs';
+import { QwenGraphOptions, buildQwenGraphs } from '../models/qwen2_5_vl/qwen-graphs';
 import { checkQwenWeights } from '../models/qwen2_5_vl/qwen-weights';
+import { assertBuiltSignature } from './built-signature';
 
-export const QWEN_MODELS_FORMAT = 'qwen25vl-models/1';
-/** Written beside the graphs; separate from the Step1X `manifest.json`, so both builds can share one folder. */
-export const QWEN_MANIFEST_FILE = 'qwen-manifest.json';
+export { QWEN_MODELS_FORMAT, QWEN_MANIFEST_FILE } from '@step1x/model-format';
 
 export interface QwenBuildInput {
   readonly config: QwenConfig;
@@ -25,18 +31,8 @@ export interface QwenBuildInput {
   readonly graphOptions?: QwenGraphOptions;
 }
 
-/** What a Qwen build adds to a models folder (the caller may merge it into its own manifest). */
-export interface QwenModelsManifest {
-  format: typeof QWEN_MODELS_FORMAT;
-  builder_version: string;
-  dtype: BuildOptions['precision'];
-  attention: BuildOptions['attention'];
-  debug_outputs: boolean;
-  config: QwenConfig;
-  source: string;
-  graphs: Record<QwenGraphName, string>;
-  files: FileDigests;
-}
+/** What a Qwen build adds to a models folder (the shape is `@step1x/model-format`'s). */
+export type QwenModelsManifest = QwenManifestShape<QwenConfig>;
 
 /**
  * Builds `qwen_vision.onnx` and `qwen_llm.onnx`, loads the weights strictly (every tensor used except `lm_head.*`,
@@ -54,7 +50,8 @@ export async function buildQwenModels(input: QwenBuildInput): Promise<QwenModels
   const written: string[] = [];
   const graphFiles = {} as Record<QwenGraphName, string>;
   for (const [name, graph] of Object.entries(graphs) as [QwenGraphName, (typeof graphs)[QwenGraphName]][]) {
-    const file = `${name}.onnx`;
+    assertBuiltSignature(name, graph);
+    const file = graphFileName(name);
     graphFiles[name] = file;
     written.push(
       ...writeOnnxModel(graph, {

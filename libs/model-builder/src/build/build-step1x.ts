@@ -1,6 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder } from '../graph/graph-builder';
+import {
+  FULL_MODEL_SIZE_LEVELS,
+  STEP1X_MANIFEST_FILE,
+  STEP1X_MODELS_FORMAT,
+  SizeLevels,
+  Step1XGraphName,
+  Step1XModelsManifest,
+  graphFileName,
+} from '@step1x/model-format';
 import { BuildOptions } from '../graph/module';
 import { Step1XConfig } from '../models/config';
 import {
@@ -10,11 +19,12 @@ import {
   buildVaeEncoderGraph,
 } from '../models/step1x-graphs';
 import { BUILDER_VERSION, writeOnnxModel } from '../export/onnx-writer';
-import { FileDigests, digestFiles } from '../export/file-digests';
+import { digestFiles } from '../export/file-digests';
 import { WeightProvider } from '../export/weight-provider';
 import { loadStateDictStrict } from '../weights/state-dict';
+import { assertBuiltSignature } from './built-signature';
 
-export const STEP1X_MODELS_FORMAT = 'step1x-models/1';
+export { STEP1X_MODELS_FORMAT, STEP1X_MANIFEST_FILE } from '@step1x/model-format';
 
 export interface Step1XBuildInput {
   readonly config: Step1XConfig;
@@ -28,19 +38,12 @@ export interface Step1XBuildInput {
   readonly source: Record<string, string>;
   /** @defaultValue true */
   readonly externalData?: boolean;
+  /** The size levels the weights support, recorded in the manifest. @defaultValue the full model's (512/768/1024) */
+  readonly sizeLevels?: SizeLevels;
 }
 
-export interface ModelsManifest {
-  format: typeof STEP1X_MODELS_FORMAT;
-  model_version: string;
-  builder_version: string;
-  dtype: BuildOptions['precision'];
-  attention: BuildOptions['attention'];
-  config: Step1XConfig;
-  source: Record<string, string>;
-  graphs: Record<string, string>;
-  files: FileDigests;
-}
+/** `manifest.json` as the builder writes it (the shape is `@step1x/model-format`'s). */
+export type ModelsManifest = Step1XModelsManifest<Step1XConfig>;
 
 function parameterTable(graphs: readonly GraphBuilder[]): Map<string, readonly number[]> {
   const table = new Map<string, readonly number[]>();
@@ -48,7 +51,7 @@ function parameterTable(graphs: readonly GraphBuilder[]): Map<string, readonly n
   return table;
 }
 
-function step1xGraphs(config: Step1XConfig, options: BuildOptions) {
+function step1xGraphs(config: Step1XConfig, options: BuildOptions): Record<Step1XGraphName, GraphBuilder> {
   return {
     connector: buildConnectorGraph(config, options),
     dit: buildDitGraph(config, options),
@@ -82,10 +85,11 @@ export async function buildStep1XModels(input: Step1XBuildInput): Promise<Models
 
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
-  const graphFiles: Record<string, string> = {};
-  for (const [name, graph] of Object.entries(graphs)) {
+  const graphFiles = {} as Record<Step1XGraphName, string>;
+  for (const [name, graph] of Object.entries(graphs) as [Step1XGraphName, GraphBuilder][]) {
+    assertBuiltSignature(name, graph);
     const weights = name.startsWith('vae') ? input.vaeWeights : input.ditWeights;
-    const file = `${name}.onnx`;
+    const file = graphFileName(name);
     graphFiles[name] = file;
     written.push(
       ...writeOnnxModel(graph, {
@@ -107,7 +111,8 @@ export async function buildStep1XModels(input: Step1XBuildInput): Promise<Models
     source: input.source,
     graphs: graphFiles,
     files,
+    size_levels: input.sizeLevels ?? FULL_MODEL_SIZE_LEVELS,
   };
-  writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileSync(join(outDir, STEP1X_MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { STEP1X_MANIFEST_FILE, SizeLevels } from '@step1x/model-format';
 import { workspaceRoot } from '@step1x/tensors';
 import { BuildOptions, DEFAULT_BUILD_OPTIONS } from '../graph/module';
 import { Step1XConfig, parseStep1XConfig } from '../models/config';
@@ -15,6 +16,12 @@ import fullConfig from '../configs/step1x-full.json';
 
 export type ConfigName = 'tiny' | 'full';
 
+/**
+ * The tiny models are scaffolding (tests, local mode), so they accept small levels too: the worker's warm-up and the
+ * fast tests run at 64, while the API's levels (512/768/1024) keep working.
+ */
+export const TINY_MODEL_SIZE_LEVELS: SizeLevels = { supported: [64, 128, 256, 512, 768, 1024], default: 512 };
+
 export function namedConfig(name: ConfigName): Step1XConfig {
   return parseStep1XConfig(structuredClone(name === 'tiny' ? tinyConfig : fullConfig));
 }
@@ -26,7 +33,7 @@ function inMemory(tensors: Map<string, Float32Array>, table: ReadonlyMap<string,
 }
 
 /**
- * Builds models with random weights (DECISIONS §5) into `outDir`: every parameter drawn, including the modulation
+ * Builds models with random weights (docs/MODEL.md §5) into `outDir`: every parameter drawn, including the modulation
  * layers the official code zero-initialises, so outputs depend on every input.
  */
 export async function buildRandomModels(
@@ -34,6 +41,7 @@ export async function buildRandomModels(
   outDir: string,
   seed: number,
   options: BuildOptions,
+  sizeLevels: SizeLevels = TINY_MODEL_SIZE_LEVELS,
 ): Promise<ModelsManifest> {
   const tables = step1xParameterTables(config, options);
   return buildStep1XModels({
@@ -44,6 +52,7 @@ export async function buildRandomModels(
     options,
     source: { dit: `random (seed ${seed})`, vae: `random (seed ${seed})` },
     externalData: false,
+    sizeLevels,
   });
 }
 
@@ -68,17 +77,17 @@ export async function ensureTinyModels(
   const config = namedConfig('tiny');
   const qwenConfig = namedQwenConfig('tiny');
   const key = createHash('sha256')
-    .update(JSON.stringify({ builder: builderFingerprint(), config, qwenConfig, seed, options }))
+    .update(JSON.stringify({ builder: builderFingerprint(), config, qwenConfig, seed, options, TINY_MODEL_SIZE_LEVELS }))
     .digest('hex')
     .slice(0, 16);
   const modelsDir = join(cacheRoot, `tiny-${key}`);
-  await buildOnce(modelsDir, ['manifest.json', QWEN_MANIFEST_FILE], async (outDir) => {
+  await buildOnce(modelsDir, [STEP1X_MANIFEST_FILE, QWEN_MANIFEST_FILE], async (outDir) => {
     await buildRandomModels(config, outDir, seed, options);
     await buildRandomQwenModels(qwenConfig, outDir, seed, options);
   });
   return {
     modelsDir,
-    manifest: readJsonFile<ModelsManifest>(join(modelsDir, 'manifest.json')),
+    manifest: readJsonFile<ModelsManifest>(join(modelsDir, STEP1X_MANIFEST_FILE)),
     qwenManifest: readJsonFile<QwenModelsManifest>(join(modelsDir, QWEN_MANIFEST_FILE)),
   };
 }

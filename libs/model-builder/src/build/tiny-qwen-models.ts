@@ -15,7 +15,7 @@ export function namedQwenConfig(name: QwenConfigName): QwenConfig {
   return normaliseQwenConfig(structuredClone(name === 'tiny' ? tinyQwenConfig : qwen7bConfig));
 }
 
-/** Builds the Qwen graphs with random weights (DECISIONS §5) into `outDir`. */
+/** Builds the Qwen graphs with random weights (docs/MODEL.md §5) into `outDir`. */
 export async function buildRandomQwenModels(
   config: QwenConfig,
   outDir: string,

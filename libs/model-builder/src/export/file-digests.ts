@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { relative } from 'node:path';
 
-export type FileDigests = Record<string, { bytes: number; sha256: string }>;
+import type { FileDigests } from '@step1x/model-format';
+
+export type { FileDigests };
 
 /** Size and sha256 of each written file, keyed by its path relative to `dir` (what manifests record). */
 export async function digestFiles(dir: string, paths: readonly string[]): Promise<FileDigests> {

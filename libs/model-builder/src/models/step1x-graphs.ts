@@ -5,8 +5,11 @@ import { Step1XConfig, ditHeadDim } from './config';
 import { Decoder, Encoder } from './flux-vae/autoencoder';
 import { Step1XEditDiT } from './step1x-dit/step1x-edit-dit';
 
-/** The Step1X-Edit stage graphs. Graph I/O names follow the official variable names. */
-export type Step1XGraphName = 'connector' | 'dit' | 'vae_encoder' | 'vae_decoder';
+/**
+ * The Step1X-Edit stage graphs. Graph I/O names follow the official variable names and must match
+ * `GRAPH_SIGNATURES` of `@step1x/model-format` (checked when a build writes them).
+ */
+export type { Step1XGraphName } from '@step1x/model-format';
 
 /** connector: llm_embedding `[B,T,in]`, mask `[B,T]` int64, t_vec `[B]` → txt `[B,T,hidden]`, y `[B,pooled]`. */
 export function buildConnectorGraph(cfg: Step1XConfig, options: BuildOptions): GraphBuilder {
@@ -66,7 +69,7 @@ export function buildVaeDecoderGraph(cfg: Step1XConfig, options: BuildOptions): 
   return g;
 }
 
-/** The VAE is small (84 M params) and sensitive; it always runs in float32 (DECISIONS §4). */
+/** The VAE is small (84 M params) and sensitive; it always runs in float32 (docs/MODEL.md §4). */
 function vaeOptions(options: BuildOptions): BuildOptions {
   return { precision: 'fp32', attention: options.attention };
 }

@@ -18,7 +18,7 @@ function moments(values: Float32Array): { mean: number; std: number } {
   return { mean, std: Math.sqrt(sumSq / values.length - mean * mean) };
 }
 
-describe('random tiny weights (DECISIONS §5)', () => {
+describe('random tiny weights (docs/MODEL.md §5)', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'step1x-random-init-'));

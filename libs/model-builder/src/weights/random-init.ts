@@ -2,7 +2,7 @@ import { Philox, Seed, streamIdOf, transcode, writeSafetensors } from '@step1x/t
 import { elementCount, ParameterTable, shapeOf } from './tensor-table';
 
 /**
- * Random tiny weights (DECISIONS.md §5). Every parameter is drawn, the modulation layers the official code
+ * Random tiny weights (docs/MODEL.md §5). Every parameter is drawn, the modulation layers the official code
  * zero-initialises included, so a tiny model's velocity depends on its inputs:
  * - `bias`: a name ending in `.bias` → N(0, 0.05²);
  * - `norm-scale`: a 1-D `*.weight` / `*.scale` whose module name contains `norm` or is `ln_*` (RMSNorm, LayerNorm,

@@ -1,5 +1,5 @@
 /**
- * 2×2 patch packing between the VAE latent and the DiT token stream (SPEC §4.2; einops
+ * 2×2 patch packing between the VAE latent and the DiT token stream (docs/MODEL.md §16; einops
  * `b c (h ph) (w pw) -> b (h w) (c ph pw)` with ph = pw = 2):
  *
  *   packed[b, i·(W/2) + j, c·4 + ph·2 + pw] = latent[b, c, 2i + ph, 2j + pw]

@@ -1,5 +1,5 @@
 /**
- * DiT position ids and rotary tables (SPEC §4.2–4.3, the official `prepare` + `EmbedND`/`rope`/`apply_rope`).
+ * DiT position ids and rotary tables (docs/MODEL.md §16, the official `prepare` + `EmbedND`/`rope`/`apply_rope`).
  *
  * Sequence layout: [text (all slots, padding included) ; noisy image tokens ; reference image tokens].
  * Position ids (3 axes):

@@ -1,5 +1,5 @@
 /**
- * The conditioner's post-processing of the Qwen hidden states (SPEC §2.5): drop the first 217 positions (the
+ * The conditioner's post-processing of the Qwen hidden states (docs/MODEL.md §13): drop the first 217 positions (the
  * 14-token chat header and PREFIX up to its final `:`), keep at most 640, right-pad with zeros, mask 1 on kept rows.
  */
 export const STEP1X_DROPPED_TOKENS = 217;
@@ -12,7 +12,7 @@ export interface TokenWindow {
   readonly validLength: number;
   /** Positions past the window that the conditioner throws away (the instruction's end, then the chat suffix). */
   readonly droppedTailTokens: number;
-  /** True when the 640-row window cut anything (DECISIONS §10 reports it as `input.truncated`). */
+  /** True when the 640-row window cut anything (docs/MODEL.md §10 reports it as `input.truncated`). */
   readonly truncated: boolean;
 }
 

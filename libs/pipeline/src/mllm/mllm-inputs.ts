@@ -12,7 +12,7 @@ import {
   visionWindowLayout,
 } from './window-index';
 
-/** The edit mode's negative prompt: same PREFIX and image, empty instruction (SPEC §2.6). */
+/** The edit mode's negative prompt: same PREFIX and image, empty instruction (docs/MODEL.md §15). */
 export const STEP1X_NEGATIVE_INSTRUCTION = '';
 
 /** One Qwen call: the language side of one CFG branch. */
@@ -34,7 +34,7 @@ export interface MllmInputs {
   readonly vision: VisionInputs;
   readonly cond: MllmBranchInputs;
   readonly uncond: MllmBranchInputs;
-  /** The 640-row window cut the conditional branch (DECISIONS §10: reported as `input.truncated`). */
+  /** The 640-row window cut the conditional branch (docs/MODEL.md §10: reported as `input.truncated`). */
   readonly truncated: boolean;
 }
 
@@ -64,7 +64,7 @@ export function prepareVisionInputs(
 
 /**
  * The MLLM inputs of one edit from the DiT-size reference image (`input_process_image`'s output) and the
- * instruction. Throws `InstructionRejectedError` for instructions DECISIONS §10 refuses.
+ * instruction. Throws `InstructionRejectedError` for instructions docs/MODEL.md §10 refuses.
  */
 export function prepareMllmInputs(
   tokenizer: QwenTokenizer,

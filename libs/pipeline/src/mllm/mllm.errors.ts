@@ -3,7 +3,7 @@ import { PipelineError } from '../pipeline-error';
 /** Codes match the HTTP contract's 400 codes, so the API can map them through unchanged. */
 export type InstructionErrorCode = 'instruction_contains_special_token' | 'out_of_range';
 
-/** An instruction the pipeline refuses (DECISIONS §10). */
+/** An instruction the pipeline refuses (docs/MODEL.md §10). */
 export class InstructionRejectedError extends PipelineError<InstructionErrorCode> {
   override readonly name = 'InstructionRejectedError';
 }

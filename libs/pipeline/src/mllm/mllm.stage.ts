@@ -6,7 +6,7 @@ import { GridThw, VisionWindowLayout } from './window-index';
 
 /**
  * The Qwen2.5-VL network stage: the vision tower (`qwen_vision.onnx`), then the language-model prefill
- * (`qwen_llm.onnx`) once per CFG branch, then Step1X's 217-drop / 640-pad (SPEC §2.5). Graph I/O as written by
+ * (`qwen_llm.onnx`) once per CFG branch, then Step1X's 217-drop / 640-pad (docs/MODEL.md §13). Graph I/O as written by
  * model-builder's `buildQwenVisionGraph` / `buildQwenLlmGraph`.
  */
 
@@ -66,7 +66,7 @@ export async function runQwenVision(session: InferenceSession, input: QwenVision
 }
 
 export interface QwenLlmInput {
-  /** One sequence (the graph takes a batch; Step1X runs each branch alone, SPEC §2.5). */
+  /** One sequence (the graph takes a batch; Step1X runs each branch alone, docs/MODEL.md §13). */
   readonly inputIds: ArrayLike<number> | BigInt64Array;
   /** 0/1 per token. */
   readonly attentionMask: ArrayLike<number> | BigInt64Array;

@@ -18,7 +18,7 @@ export const MASKED_TOKEN_POSITION = 1;
 
 /**
  * M-RoPE position ids of one sequence, after `get_rope_index` of the transformers releases the official code pins
- * (DECISIONS §8): masked tokens are skipped in the count and keep position 1; text advances t = h = w by one; an
+ * (docs/MODEL.md §8): masked tokens are skipped in the count and keep position 1; text advances t = h = w by one; an
  * image of merged size gh×gw starting at p gets (p, p + row, p + col) (images have no time offset in Qwen2.5-VL);
  * the text after it resumes at p + max(gh, gw).
  */

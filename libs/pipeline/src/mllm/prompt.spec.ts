@@ -30,7 +30,7 @@ function assertRefused(instruction: string, code: string): void {
   );
 }
 
-describe('PREFIX and the rendered prompt (SPEC §2.3)', () => {
+describe('PREFIX and the rendered prompt (docs/MODEL.md §11)', () => {
   it('PREFIX is 1058 characters, 9 newlines, with the pinned sha256', () => {
     assert.equal(STEP1X_PREFIX.length, 1058);
     assert.equal(STEP1X_PREFIX.split('\n').length - 1, 9);
@@ -61,7 +61,7 @@ describe('PREFIX and the rendered prompt (SPEC §2.3)', () => {
   });
 });
 
-describe('quote splitting (SPEC §2.4)', () => {
+describe('quote splitting (docs/MODEL.md §12)', () => {
   it('reproduces the tail of "Let her cry."', () => {
     assert.deepEqual(
       tailFromVisionEnd('Let her cry.'),
@@ -129,7 +129,7 @@ describe('quote splitting (SPEC §2.4)', () => {
   });
 });
 
-describe('217-drop / 640 window (SPEC §2.5)', () => {
+describe('217-drop / 640 window (docs/MODEL.md §13)', () => {
   it('keeps ": Picture 1: <|vision_start|>" first and gives the spec lengths', () => {
     const negative = buildEditPromptIds(tokenizer, '', SQUARE_IMAGE_TOKENS);
     assert.deepEqual(
@@ -155,7 +155,7 @@ describe('217-drop / 640 window (SPEC §2.5)', () => {
   });
 });
 
-describe('instruction policy (DECISIONS §10)', () => {
+describe('instruction policy (docs/MODEL.md §10)', () => {
   it('refuses special-token literals with instruction_contains_special_token', () => {
     for (const literal of [
       '<|im_start|>',

@@ -1,22 +1,23 @@
+import { EDIT_PARAMS } from '@step1x/contracts';
 import { QwenTokenizer } from '../tokenizer/qwen-tokenizer';
 import { EXCLAMATION_TOKEN_ID, QWEN_TOKEN } from '../tokenizer/qwen-special-tokens';
 import { InstructionRejectedError, QwenInputError } from './mllm.errors';
 import { STEP1X_PREFIX, assertStep1xPrefixIntact } from './step1x-prefix';
 
-/** DECISIONS §10: instructions longer than this many Unicode code points are refused. */
-export const MAX_INSTRUCTION_CODE_POINTS = 2000;
+/** docs/MODEL.md §10: instructions longer than this many Unicode code points are refused (the API's limit). */
+export const MAX_INSTRUCTION_CODE_POINTS = EDIT_PARAMS.instruction.maxCodePoints;
 
 /**
  * `split_string` treats a quote as a delimiter only past this code-point index of the whole rendered prompt, which
- * keeps the two quotes of PREFIX (indices 108 and 124) as plain text (SPEC §2.4).
+ * keeps the two quotes of PREFIX (indices 108 and 124) as plain text (docs/MODEL.md §12).
  */
 export const QUOTE_RULE_MIN_INDEX = 155;
 
-/** Tokens of `“` and `”`: a piece tokenised as `“…”` loses them when both survive at its ends (SPEC §2.4). */
+/** Tokens of `“` and `”`: a piece tokenised as `“…”` loses them when both survive at its ends (docs/MODEL.md §12). */
 export const CJK_OPEN_QUOTE_ID = 2073;
 export const CJK_CLOSE_QUOTE_ID = 854;
 
-/** Refuses what DECISIONS §10 refuses: added-token literals and more than 2,000 code points. */
+/** Refuses what docs/MODEL.md §10 refuses: added-token literals and more than 2,000 code points. */
 export function validateInstruction(tokenizer: QwenTokenizer, instruction: string): void {
   const codePoints = [...instruction].length;
   if (codePoints > MAX_INSTRUCTION_CODE_POINTS) {
@@ -35,7 +36,7 @@ export function validateInstruction(tokenizer: QwenTokenizer, instruction: strin
   }
 }
 
-/** The rendered chat prompt: one user turn `[PREFIX, image, instruction]` (SPEC §2.3). */
+/** The rendered chat prompt: one user turn `[PREFIX, image, instruction]` (docs/MODEL.md §11). */
 export function renderEditPrompt(tokenizer: QwenTokenizer, instruction: string): string {
   assertStep1xPrefixIntact();
   return tokenizer.chatTemplate.renderSingleImageUserTurn({
@@ -45,7 +46,7 @@ export function renderEditPrompt(tokenizer: QwenTokenizer, instruction: string):
 }
 
 /**
- * The official `split_string` (SPEC §2.4): apostrophes and curly quotes become `"`; past index 155 a `"` toggles
+ * The official `split_string` (docs/MODEL.md §12): apostrophes and curly quotes become `"`; past index 155 a `"` toggles
  * quoted mode; each quoted character becomes its own `“c”` piece; an unbalanced quote therefore turns everything
  * after it, chat suffix included, into one piece per character.
  */
@@ -92,7 +93,7 @@ export function tokenizeSplitPieces(tokenizer: QwenTokenizer, pieces: readonly s
   });
 }
 
-/** Everything the official conditioner builds from one instruction before the network runs (SPEC §2.3–§2.5). */
+/** Everything the official conditioner builds from one instruction before the network runs (docs/MODEL.md §11–§13). */
 export interface EditPromptIds {
   readonly instruction: string;
   readonly promptText: string;
@@ -127,7 +128,7 @@ function firstVisionEnd(ids: readonly number[], what: string): number {
 
 export interface BuildPromptOptions {
   /**
-   * Skip DECISIONS §10's refusals and reproduce what the official code does with any text (golden checks only).
+   * Skip docs/MODEL.md §10's refusals and reproduce what the official code does with any text (golden checks only).
    * @defaultValue false
    */
   readonly skipInstructionPolicy?: boolean;
@@ -135,7 +136,7 @@ export interface BuildPromptOptions {
 
 /**
  * The token ids of one branch (cond: the instruction; uncond: `''`). Validates the instruction first
- * (DECISIONS §10), so a refused instruction never reaches the tokenizer.
+ * (docs/MODEL.md §10), so a refused instruction never reaches the tokenizer.
  */
 export function buildEditPromptIds(
   tokenizer: QwenTokenizer,

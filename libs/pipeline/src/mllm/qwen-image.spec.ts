@@ -36,12 +36,12 @@ function gradientImage(width: number, height: number): RgbImage {
   return { width, height, data };
 }
 
-describe('smartResize (SPEC §2.2)', () => {
+describe('smartResize (docs/MODEL.md §14)', () => {
   it("rounds half to even like Python's round", () => {
     assert.deepEqual([0.5, 1.5, 2.5, -0.5, 2.4999, 2.5001].map(roundHalfEven), [0, 2, 2, 0, 2, 3]);
   });
 
-  it('gives the SPEC sizes for the DiT sizes of the golden groups', () => {
+  it('gives the official sizes (docs/MODEL.md §14) for the DiT sizes of the golden groups', () => {
     assert.equal(both(512, 512), '504x504 -> 504x504');
     assert.equal(both(592, 432), '588x420 -> 588x420');
     assert.equal(both(672, 384), '672x392 -> 644x364');

@@ -6,7 +6,7 @@ import { QwenInputError } from './mllm.errors';
 import { GridThw } from './window-index';
 
 /**
- * The Qwen2.5-VL image path of Step1X-Edit (SPEC §2.2): `qwen_vl_utils.fetch_image` (smart_resize, factor 28,
+ * The Qwen2.5-VL image path of Step1X-Edit (docs/MODEL.md §14): `qwen_vl_utils.fetch_image` (smart_resize, factor 28,
  * 3136…12,845,056 px, PIL bicubic), then the HF image processor (smart_resize, factor patch·merge, 200,704…254,016 px
  * as the conditioner sets them, PIL bicubic, ×1/255, CLIP mean/std, T = 2 frames, patchify).
  */

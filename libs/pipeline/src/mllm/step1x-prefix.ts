@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Step1X-Edit's `Qwen25VL_7b_PREFIX` (SPEC §2.3): 1058 characters, 9 newlines, no trailing newline. It must be
+ * Step1X-Edit's `Qwen25VL_7b_PREFIX` (docs/MODEL.md §11): 1058 characters, 9 newlines, no trailing newline. It must be
  * byte-exact: the 217-token drop assumes its 204 tokens, and the quote rule assumes its two quotes sit at indices
  * 108 and 124 of the rendered prompt.
  */

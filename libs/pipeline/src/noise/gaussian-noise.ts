@@ -1,7 +1,7 @@
 import { normalFloat32, Seed } from '@step1x/tensors';
 
 /**
- * The initial noise of an edit: seeded float32 standard normals (DECISIONS §3). Seeds reproduce across our
+ * The initial noise of an edit: seeded float32 standard normals (docs/MODEL.md §3). Seeds reproduce across our
  * versions; they are deliberately not PyTorch's (the official script draws bf16 noise from a CUDA generator,
  * which no other implementation can reproduce).
  *

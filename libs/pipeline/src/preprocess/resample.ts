@@ -1,7 +1,7 @@
 import { assertRgbImage, ResampleFilter, RgbImage } from './image.types';
 
 /**
- * Pillow-compatible uint8 RGB resampling (DECISIONS §2), bit-exact with `PIL.Image.resize` for the BICUBIC and
+ * Pillow-compatible uint8 RGB resampling (docs/MODEL.md §2), bit-exact with `PIL.Image.resize` for the BICUBIC and
  * LANCZOS filters. The official pipeline resizes with PIL at three places (size_level input resize, Qwen's
  * fetch_image and processor resizes, and the final resize back to the source size), and the MLLM goldens gate
  * those bytes exactly, so this follows PIL's arithmetic step by step rather than any "nicer" resampler:

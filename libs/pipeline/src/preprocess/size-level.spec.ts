@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { imageTokenCount, sizeLevelTarget, SizeLevelError } from './size-level';
 
 describe('sizeLevelTarget (official input_process_image)', () => {
-  // SPEC §1.3 worked examples: source (w×h), size_level → DiT W×H and N tokens.
+  // docs/MODEL.md §2 worked examples: source (w×h), size_level → DiT W×H and N tokens.
   const table: [number, number, number, number, number, number][] = [
     [1024, 1024, 512, 512, 512, 1024],
     [333, 333, 768, 768, 768, 2304],

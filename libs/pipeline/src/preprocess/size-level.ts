@@ -1,6 +1,6 @@
 /**
  * The DiT working size chosen by the official `ImageGenerator.input_process_image(img, img_size=size_level)`
- * (SPEC §1.3): keep the aspect ratio, make the area about size_level², then floor both sides to multiples of 16.
+ * (docs/MODEL.md §2): keep the aspect ratio, make the area about size_level², then floor both sides to multiples of 16.
  * The long side may exceed size_level. Arithmetic is float64 with ceil, exactly as the Python code does it.
  */
 

@@ -1,3 +1,5 @@
+import type { LoadedTensorInfo } from '@step1x/model-format';
+
 /** A dense tensor crossing the boundary to the inference runtime. */
 export interface TensorData {
   readonly dims: readonly number[];
@@ -10,6 +12,9 @@ export type Feeds = Readonly<Record<string, TensorData>>;
 export interface InferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Element type and rank of each input and output, where the runtime reports them (checked at load). */
+  readonly inputInfo?: readonly LoadedTensorInfo[];
+  readonly outputInfo?: readonly LoadedTensorInfo[];
   run(feeds: Feeds): Promise<Record<string, TensorData>>;
   release(): Promise<void>;
 }

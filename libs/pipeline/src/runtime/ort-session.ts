@@ -1,5 +1,12 @@
+import type { LoadedTensorInfo } from '@step1x/model-format';
 import * as ort from 'onnxruntime-node';
 import { Feeds, InferenceSession, SessionOptions, TensorData } from './inference-session.port';
+
+/** ONNX Runtime's metadata as the format check reads it; an unknown shape (empty) is an unknown rank. */
+function tensorInfo(meta: ort.InferenceSession.ValueMetadata): LoadedTensorInfo {
+  if (!meta.isTensor) return { name: meta.name, dtype: 'non-tensor', rank: null };
+  return { name: meta.name, dtype: meta.type, rank: meta.shape.length > 0 ? meta.shape.length : null };
+}
 
 /** ONNX Runtime adapter: the only pipeline file that imports onnxruntime-node. */
 export class OrtInferenceSession implements InferenceSession {
@@ -20,6 +27,14 @@ export class OrtInferenceSession implements InferenceSession {
 
   get outputNames(): readonly string[] {
     return this.session.outputNames;
+  }
+
+  get inputInfo(): readonly LoadedTensorInfo[] {
+    return this.session.inputMetadata.map(tensorInfo);
+  }
+
+  get outputInfo(): readonly LoadedTensorInfo[] {
+    return this.session.outputMetadata.map(tensorInfo);
   }
 
   async run(feeds: Feeds): Promise<Record<string, TensorData>> {

@@ -1,5 +1,5 @@
 /**
- * Classifier-free guidance with Step1X-Edit v1.1's per-token renormalisation (SPEC §6.2,
+ * Classifier-free guidance with Step1X-Edit v1.1's per-token renormalisation (docs/MODEL.md §18,
  * `ImageGenerator.denoise` + `process_diff_norm`), in float32 semantics op by op as PyTorch does it:
  *
  *   d = c − u                                   per token, over the 64 packed channels

@@ -1,5 +1,5 @@
 /**
- * One Euler step of the rectified flow (SPEC §6.2): x ← x + (t_prev − t_curr)·v, moving from t_curr towards
+ * One Euler step of the rectified flow (docs/MODEL.md §18): x ← x + (t_prev − t_curr)·v, moving from t_curr towards
  * t_prev < t_curr along the predicted velocity v = noise − x0.
  *
  * Float semantics follow the official loop, where the timesteps are Python floats (`ts.tolist()`) and x, v are

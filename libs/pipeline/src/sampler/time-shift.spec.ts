@@ -14,7 +14,7 @@ function ulpDistance(a: number, b: number): number {
   return Math.abs(toOrdered(view.getInt32(0)) - toOrdered(view.getInt32(4)));
 }
 
-// SPEC §6.1 test vectors (28 steps), printed there to 6 decimals.
+// docs/MODEL.md §17 test vectors (28 steps), printed there to 6 decimals.
 const SPEC_VECTORS: Record<number, string> = {
   4096: '1, .988409, .976222, .963394, .949873, .935599, .920509, .904531, .887583, .869576, .850406, .829956, .808096, .784672, .759511, .732413, .703145, .671435, .636964, .599357, .558163, .512844, .462748, .407078, .344849, .274828, .195455, .104721, 0',
   2304: '1, .984365, .968066, .951058, .933294, .914724, .89529, .874931, .85358, .831161, .807594, .782787, .756641, .729042, .699867, .668978, .636218, .601411, .564361, .524843, .482601, .437345, .388739, .336398, .279873, .218642, .152093, .079499, 0',
@@ -46,7 +46,7 @@ describe('getSchedule', () => {
   });
 
   for (const [tokens, text] of Object.entries(SPEC_VECTORS)) {
-    it(`matches the SPEC §6.1 28-step vector for N=${tokens} to its printed precision`, () => {
+    it(`matches the docs/MODEL.md §17 28-step vector for N=${tokens} to its printed precision`, () => {
       const expected = text.split(',').map(Number);
       const ours = getSchedule(28, Number(tokens));
       assert.equal(ours.length, 29);

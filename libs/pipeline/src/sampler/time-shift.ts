@@ -1,5 +1,5 @@
 /**
- * The official rectified-flow schedule with the FLUX resolution shift (`sampling.get_schedule`, SPEC §6.1),
+ * The official rectified-flow schedule with the FLUX resolution shift (`sampling.get_schedule`, docs/MODEL.md §17),
  * reproducing PyTorch's float32 arithmetic so that ours matches the golden schedules within one float32 ulp:
  *
  *   ts = torch.linspace(1, 0, steps + 1)                      (float32)

@@ -12,7 +12,7 @@ export const QWEN2VL_STOCK_CHAT_TEMPLATE_SHA256 = 'a0bc6f6fc7a29a80017a433e8f03a
 
 const DEFAULT_SYSTEM_PROMPT = 'You are a helpful assistant.';
 
-/** One user turn holding `[text, image, text]`, the only message shape Step1X-Edit renders (SPEC §2.3). */
+/** One user turn holding `[text, image, text]`, the only message shape Step1X-Edit renders (docs/MODEL.md §11). */
 export interface SingleImageUserTurn {
   readonly textBeforeImage: string;
   readonly textAfterImage: string;

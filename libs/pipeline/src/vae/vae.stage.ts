@@ -1,7 +1,7 @@
 import { InferenceSession, asFloat32, float32 } from '../runtime/inference-session.port';
 
 export interface VaeEncodeOutput {
-  /** Scaled posterior mean `[1, z, H/8, W/8]`: scale·(mean − shift) (DECISIONS §3: the mean, not a sample). */
+  /** Scaled posterior mean `[1, z, H/8, W/8]`: scale·(mean − shift) (docs/MODEL.md §3: the mean, not a sample). */
   readonly latent: Float32Array;
   readonly mean: Float32Array;
   readonly logvar: Float32Array;

@@ -1,5 +1,5 @@
 /**
- * One internal Qwen2.5-VL config, normalised from either config.json layout (DECISIONS §7):
+ * One internal Qwen2.5-VL config, normalised from either config.json layout (docs/MODEL.md §7):
  * - the published flat one: text fields at the top level, `rope_theta` at the top, `rope_scaling.mrope_section`,
  *   vision `in_chans` / `spatial_patch_size`;
  * - transformers' nested one: `text_config` (5.x: `rope_parameters.{rope_theta, mrope_section}`; 4.5x:

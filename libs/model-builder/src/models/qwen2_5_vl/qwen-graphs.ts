@@ -1,11 +1,12 @@
+import type { QwenGraphName } from '@step1x/model-format';
 import { GraphBuilder } from '../../graph/graph-builder';
 import { BuildOptions } from '../../graph/module';
 import { QwenConfig, visionPatchFeatures } from './qwen-config';
 import { QwenTextModel } from './qwen-text';
 import { QwenVisionTower } from './qwen-vision';
 
-/** The two Qwen2.5-VL graphs; parameters carry transformers 5.x (hf5) names. */
-export type QwenGraphName = 'qwen_vision' | 'qwen_llm';
+/** The two Qwen2.5-VL graphs; parameters carry transformers 5.x (hf5) names; I/O as `@step1x/model-format` says. */
+export type { QwenGraphName } from '@step1x/model-format';
 
 export const QWEN_VISION_PREFIX = 'model.visual';
 export const QWEN_TEXT_PREFIX = 'model.language_model';

@@ -4,7 +4,7 @@ import { BuildOptions } from '../../graph/module';
 /**
  * Additive attention biases built in-graph from what transformers itself takes (`cu_seqlens`, `attention_mask`),
  * so callers feed the same tensors as the reference. Masked entries get the compute type's lowest value, as eager
- * attention adds `finfo(dtype).min` (DECISIONS §8): float32 in fp32 builds, float16's −65504 in fp16 builds (where
+ * attention adds `finfo(dtype).min` (docs/MODEL.md §8): float32 in fp32 builds, float16's −65504 in fp16 builds (where
  * float32's lowest would become −inf).
  */
 const FLOAT32_LOWEST = -3.4028234663852886e38;

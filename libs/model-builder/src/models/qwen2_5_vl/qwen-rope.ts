@@ -1,7 +1,7 @@
 import { GraphBuilder, Value } from '../../graph/graph-builder';
 
 /**
- * Qwen2.5-VL's rotary embeddings (DECISIONS §8). Unlike the DiT's interleaved pairs, Qwen rotates HALVES:
+ * Qwen2.5-VL's rotary embeddings (docs/MODEL.md §8). Unlike the DiT's interleaved pairs, Qwen rotates HALVES:
  * `x·cos + rotate_half(x)·sin` with `rotate_half(x) = [−x₂, x₁]` (x₁, x₂ the first and second half of the head),
  * and cos/sin carry each frequency twice, once per half.
  */

@@ -2,8 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { decodeImage, encodeImageBytes, ImageInputError, ImageInputErrorCode } from './image-io';
-import { RgbImage } from './image.types';
+import {
+  decodeImage,
+  encodeImageBytes,
+  ImageInputError,
+  ImageInputErrorCode,
+  INPUT_IMAGE_FORMATS,
+  InputImageFormat,
+  sniffInputFormat,
+} from './image-io';
+import { RgbImage } from './rgb-image';
 
 type Channels = 1 | 2 | 3 | 4;
 
@@ -180,6 +188,36 @@ describe('decodeImage', () => {
     await rejectsWith(decodeImage(png.subarray(0, png.length - 100)), 'image_unreadable');
     await rejectsWith(decodeImage(Buffer.from('definitely not an image')), 'image_unreadable');
     await rejectsWith(decodeImage(new Uint8Array(0)), 'image_unreadable');
+    await rejectsWith(decodeImage(Buffer.from('%PDF-1.7\n1 0 obj')), 'image_unreadable');
+  });
+
+  it('refuses SVG (which librsvg could resolve against other files or URLs) as image_format_unsupported', async () => {
+    const external =
+      '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64">' +
+      '<image xlink:href="http://127.0.0.1:9/secret.png" width="64" height="64"/></svg>';
+    const selfContained =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>';
+    // sharp itself would decode the self-contained one: the refusal is ours, before sharp sees the bytes.
+    assert.equal((await sharp(Buffer.from(selfContained)).metadata()).format, 'svg');
+    for (const text of [external, selfContained, `\ufeff \n<?xml version="1.0"?>${selfContained}`]) {
+      await rejectsWith(decodeImage(Buffer.from(text)), 'image_format_unsupported');
+    }
+  });
+
+  it('decodes each accepted format (png, jpeg, webp, gif, tiff) and sniffs it from its signature', async () => {
+    const base = () => sharp({ create: { width: 20, height: 10, channels: 3, background: '#336699' } });
+    const files: Record<InputImageFormat, Buffer> = {
+      png: await base().png().toBuffer(),
+      jpeg: await base().jpeg().toBuffer(),
+      webp: await base().webp().toBuffer(),
+      gif: await base().gif().toBuffer(),
+      tiff: await base().tiff().toBuffer(),
+    };
+    for (const format of INPUT_IMAGE_FORMATS) {
+      assert.equal(sniffInputFormat(files[format]), format);
+      const image = await decodeImage(files[format]);
+      assert.deepEqual([image.width, image.height], [20, 10], format);
+    }
   });
 });
 

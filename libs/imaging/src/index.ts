@@ -1,0 +1,2 @@
+export * from './rgb-image';
+export * from './image-io';

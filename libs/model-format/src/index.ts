@@ -1,0 +1,2 @@
+export * from './model-format';
+export * from './model-format.checks';
