@@ -190,7 +190,6 @@ describe('EditRunner', () => {
       height: 20,
       format: 'png',
       seed: 7,
-      randomWeights: true,
     });
     assert.equal(h.edits.record.input.truncated, true);
     assert.equal(h.edits.progressWrites, 4);
