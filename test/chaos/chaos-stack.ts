@@ -17,6 +17,7 @@ import {
   type WebhookReceiver,
 } from '../support';
 import { FAST_TIMINGS, spawnService, TENANTS, type ServiceProcess, type TenantName } from '../e2e/service-harness';
+import { tinyModelsDir } from '../support/tiny-models';
 import { startS3CountingProxy, type S3CountingProxy } from './s3-counting-proxy';
 
 // Compiled to test/dist/chaos: the repository root is three levels up.
@@ -47,19 +48,24 @@ export class WorkerSupervisor {
 
   constructor(private readonly spawnWorker: () => ServiceProcess) {}
 
-  /** Starts one worker and resolves once it takes jobs (models loaded and warm). */
+  /**
+   * Starts one worker and resolves once it takes jobs (models loaded and warm). A worker that dies after that is
+   * restarted; one that dies before it ever took jobs is not (a boot failure would only crash-loop): it rejects.
+   */
   async start(): Promise<ServiceProcess> {
     const worker = this.spawnWorker();
     this.running.add(worker);
+    let ready = false;
     void worker.exited.then(() => {
       this.running.delete(worker);
-      if (!this.restarting) return;
+      if (!ready || !this.restarting) return;
       this.restarts++;
       const restarted = this.start().catch(() => undefined);
       this.pending.add(restarted);
       void restarted.finally(() => this.pending.delete(restarted));
     });
     await worker.waitForOutput(/taking jobs/, 300_000);
+    ready = true;
     return worker;
   }
 
@@ -107,6 +113,7 @@ export interface ChaosStack {
 }
 
 export async function startChaosStack(extraEnv: Record<string, string> = {}): Promise<ChaosStack> {
+  const modelsDir = await tinyModelsDir();
   const redisDir = mkdtempSync(join(tmpdir(), 'step1x-chaos-redis-'));
   const s3Dir = mkdtempSync(join(tmpdir(), 'step1x-chaos-s3-'));
   const redisArgs = productionRedisArgs();
@@ -117,6 +124,9 @@ export async function startChaosStack(extraEnv: Record<string, string> = {}): Pr
   let receiver = await startWebhookReceiver({ host: '127.0.0.2', port: receiverPort });
   const apiPort = await getFreePort('127.0.0.1');
   const env: Record<string, string> = {
+    // The tiny random-weight models, as the e2e service harness hands them to its workers.
+    MODELS_DIR: modelsDir,
+    ALLOW_RANDOM_WEIGHTS: 'true',
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: 'chaos',
     S3_ENDPOINT: s3Proxy.endpoint,
