@@ -118,6 +118,58 @@ describe('API edits (e2e)', () => {
     assert.equal(changed.response.status, 409);
   });
 
+  // CONTRACT.md: the request behind a key is the parsed fields with defaults plus the image bytes' sha256, not the
+  // body form. So JSON and multipart carrying the same fields are one request, and any field that differs,
+  // whichever form carries it, is a conflict.
+  it('treats the same fields as JSON and as multipart as one request, and a changed field in either as a conflict', async () => {
+    const key = `idem-forms-${randomUUID()}`;
+    const imageUrl = images.urlFor('/cat.png');
+    const metadata = { order: 7, tags: ['a', 'b'] };
+    const json = await api.call(
+      '/v1/edits',
+      jsonInit(
+        { instruction: 'put a red hat on it', image_url: imageUrl, steps: 12, guidance: 6.5, metadata },
+        { 'idempotency-key': key },
+      ),
+    );
+    assert.equal(json.status, 202);
+    const first = (await json.json()) as EditObject;
+    const asMultipart = (fields: Record<string, string>, image?: { bytes: Buffer }) =>
+      api.call('/v1/edits', {
+        method: 'POST',
+        headers: { 'idempotency-key': key },
+        body: multipartOf(
+          {
+            instruction: 'put a red hat on it',
+            steps: '12',
+            guidance: '6.50',
+            metadata: JSON.stringify({ tags: ['a', 'b'], order: 7 }),
+            ...fields,
+          },
+          image,
+        ),
+      });
+    const sameByUrl = await asMultipart({ image_url: imageUrl });
+    assert.equal(sameByUrl.status, 202);
+    assert.equal(((await sameByUrl.json()) as EditObject).id, first.id);
+    // The same bytes as a file part: the image is its bytes, not where they came from.
+    const sameByFile = await asMultipart({}, { bytes: png });
+    assert.equal(((await sameByFile.json()) as EditObject).id, first.id);
+    const changedInMultipart = await asMultipart({ image_url: imageUrl, steps: '13' });
+    assert.equal(changedInMultipart.status, 409);
+    assert.equal(((await changedInMultipart.json()) as { error: { code: string } }).error.code, 'idempotency_conflict');
+    const changedImage = await asMultipart({}, { bytes: Buffer.concat([png, Buffer.from([0])]) });
+    assert.equal(changedImage.status, 409);
+    const changedInJson = await api.call(
+      '/v1/edits',
+      jsonInit(
+        { instruction: 'put a red hat on it', image_url: imageUrl, steps: 12, guidance: 6.5, metadata: { order: 8 } },
+        { 'idempotency-key': key },
+      ),
+    );
+    assert.equal(changedInJson.status, 409);
+  });
+
   it('cancels a queued edit at once and queues its edit.completed webhook', async () => {
     const webhookUrl = 'http://127.0.0.2:9/hook';
     const { edit } = await submit({ webhook_url: webhookUrl, webhook_events: 'started' });

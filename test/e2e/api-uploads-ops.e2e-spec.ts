@@ -59,6 +59,39 @@ describe('API uploads (e2e)', () => {
     assert.deepEqual([error.status, error.code, error.param], [422, 'invalid_image', 'image_key']);
   });
 
+  // s3rver, like some S3-compatible stores, does not enforce the signed Content-Type and Content-Length of a
+  // presigned PUT; the API re-checks the stored object, so what a lax store accepted never becomes an edit.
+  it('re-checks the stored size and type against the declaration: 413, 400 and 415', async () => {
+    const bigger = await ticketFor(png.length);
+    const padded = Buffer.concat([png, Buffer.alloc(4096)]);
+    const overPut = await fetch(bigger.upload_url, {
+      method: 'PUT',
+      headers: { 'content-type': 'image/png' },
+      body: padded,
+    });
+    assert.equal(overPut.status, 200, 'the store itself did not enforce the signed length');
+    const over = await errorOf(await createFromKey(bigger.image_key));
+    assert.deepEqual([over.status, over.code, over.param], [413, 'payload_too_large', 'image_key']);
+
+    const smaller = await ticketFor(png.length + 10);
+    assert.equal(
+      (await fetch(smaller.upload_url, { method: 'PUT', body: png, headers: { 'content-type': 'image/png' } })).status,
+      200,
+    );
+    const short = await errorOf(await createFromKey(smaller.image_key));
+    assert.deepEqual([short.status, short.code, short.param], [400, 'invalid_request', 'image_key']);
+
+    const retyped = await ticketFor(png.length);
+    const typePut = await fetch(retyped.upload_url, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/html' },
+      body: png,
+    });
+    assert.equal(typePut.status, 200, 'the store itself did not enforce the signed type');
+    const type = await errorOf(await createFromKey(retyped.image_key));
+    assert.deepEqual([type.status, type.code, type.param], [415, 'unsupported_media_type', 'image_key']);
+  });
+
   it('validates the upload request itself', async () => {
     const bad = await errorOf(await api.call('/v1/uploads', jsonInit({ content_type: 'image/svg+xml', size: 10 })));
     assert.deepEqual([bad.status, bad.code, bad.param], [400, 'invalid_request', 'content_type']);

@@ -51,10 +51,16 @@ export interface ServiceProcess {
 
 /**
  * Spawns `step1x start` (or another entry: `[API_MAIN]`, `[WORKER_MAIN]`) with exactly `env` (plus PATH/HOME), so
- * nothing leaks in from the test's environment.
+ * nothing leaks in from the test's environment. `wrapper` runs it through a command prefix that ends by exec'ing its
+ * arguments (e.g. `unshare --mount …`).
  */
-export function spawnService(env: Record<string, string>, entry: readonly string[] = [CLI, 'start']): ServiceProcess {
-  const managed = spawnManaged(process.execPath, entry, {
+export function spawnService(
+  env: Record<string, string>,
+  entry: readonly string[] = [CLI, 'start'],
+  wrapper: readonly string[] = [],
+): ServiceProcess {
+  const command = [...wrapper, process.execPath, ...entry];
+  const managed = spawnManaged(command[0], command.slice(1), {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
   });
   return {

@@ -1,13 +1,15 @@
 import 'reflect-metadata';
 import fastifyMultipart from '@fastify/multipart';
-import type { LogLevel } from '@nestjs/common';
+import { Logger, type LogLevel } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@step1x/config';
 import type { ApiDeps, Clock } from './api-deps';
 import { ApiModule } from './api.module';
-import { ApiErrorFilter } from './http/api-error.filter';
+import { ApiErrorFilter, sendError } from './http/api-error.filter';
+import { answerClientError, depthLimitedJsonParser, installExpectHandling, requestEdgeChecks } from './http/http-edges';
 import { QuietBootLogger } from './http/quiet-boot-logger';
 import { toErrorResponse } from './http/error-response';
 import { MetricsRegistry } from './metrics/metrics-registry';
@@ -50,13 +52,25 @@ export async function createApiApp(
       return (['interactive', 'batch', 'delayed'] as const).map((lane) => ({ labels: { lane }, value: depth[lane] }));
     },
   });
-  const adapter = new FastifyAdapter({ bodyLimit: config.limits.maxJsonBodyBytes, logger: false });
+  const errorLogger = new Logger('ApiError');
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.limits.maxJsonBodyBytes,
+    logger: false,
+    // The router's own refusals (malformed URL encoding, an over-long path parameter) and the HTTP parser's
+    // (garbage, oversized headers, a body cut short) leave in the contract's shape too.
+    frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error, errorLogger),
+    clientErrorHandler: answerClientError,
+  });
   const openApi: { current: OpenAPIObject | null } = { current: null };
   const module = ApiModule.forRoot({ config, deps, metrics, openApi, clock: options.clock ?? (() => new Date()) });
   const levels = options.logger ?? LEVELS[config.server.logLevel];
   const logger =
     levels === false || config.server.logLevel === 'debug' ? levels : new QuietBootLogger({ logLevels: levels });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger, abortOnError: false });
+  const fastify = app.getHttpAdapter().getInstance();
+  app.useBodyParser('application/json', { bodyLimit: config.limits.maxJsonBodyBytes }, depthLimitedJsonParser(fastify));
+  installExpectHandling(fastify.server, config.limits);
+  fastify.addHook('onRequest', requestEdgeChecks(config.limits));
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: config.limits.maxUploadBytes,
@@ -66,7 +80,6 @@ export async function createApiApp(
       fieldSize: MULTIPART_FIELD_BYTES,
     },
   });
-  const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (reply.statusCode >= 400 && typeof payload === 'string' && payload.startsWith('{"error":')) {
       const code = (JSON.parse(payload) as { error?: { code?: string } }).error?.code;

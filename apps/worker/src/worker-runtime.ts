@@ -1,4 +1,4 @@
-import { QueueName } from '@step1x/contracts';
+import { QueueName, WebhookEventType } from '@step1x/contracts';
 import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
@@ -8,8 +8,15 @@ import {
   RedisKeys,
   RedisWebhookSecretStore,
 } from '@step1x/edit-store';
-import { BullmqJobConsumer, BullmqJobQueue, JobRegistry, RedisCancelBus, type CloseResult } from '@step1x/job-queue';
-import type { PipelineLoadOptions } from '@step1x/pipeline';
+import {
+  BullmqJobConsumer,
+  BullmqJobQueue,
+  EditReconciler,
+  JobRegistry,
+  RedisCancelBus,
+  type CloseResult,
+} from '@step1x/job-queue';
+import type { PipelineLoadOptions, SessionOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/egress';
 import { createRetrySchedule, WebhookSender } from '@step1x/webhooks';
@@ -21,6 +28,9 @@ import { EditImageHandler } from './jobs/edit-image.handler';
 import { loadWarmEditors, requireModelsDir } from './models/model-preflight';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
+
+/** How often a running worker reconciles records and queue again (after the one at start). */
+const RECONCILE_INTERVAL_MS = 5 * 60_000;
 
 export interface StartWorkerOptions {
   /** @defaultValue console lines at LOG_LEVEL */
@@ -49,6 +59,16 @@ export interface RunningWorker {
   close(graceMs?: number): Promise<CloseResult>;
 }
 
+/** ONNX Runtime session settings from the ORT_* variables (README, Configuration). */
+export function sessionOptionsFrom(config: AppConfig): SessionOptions {
+  return {
+    executionProviders: config.worker.executionProviders,
+    intraOpThreads: config.worker.intraOpThreads,
+    cpuMemArena: config.worker.cpuMemArena,
+    memPattern: config.worker.memPattern,
+  };
+}
+
 /**
  * The worker's composition root: models loaded and warm first (boot fails on a bad models folder before any job
  * is taken), then the adapters, the `@OnJob` registry (boot fails on a missing or duplicate handler) and the
@@ -58,13 +78,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const redisUrl = requireRedisUrl(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = requireModelsDir(options.modelsDir, config.worker.modelsDir);
-  const pipeline = {
-    imageLimits: imageDecodeLimits(config),
-    ...(options.pipeline ?? {
-      executionProviders: config.worker.executionProviders,
-      intraOpThreads: config.worker.intraOpThreads,
-    }),
-  };
+  const pipeline = { imageLimits: imageDecodeLimits(config), ...(options.pipeline ?? sessionOptionsFrom(config)) };
   const allowRandomWeights = options.allowRandomWeights ?? config.worker.allowRandomWeights;
   const editors = await loadWarmEditors(modelsDir, config.worker.concurrency, logger, { pipeline, allowRandomWeights });
   const pool = new EditorPool(editors);
@@ -100,6 +114,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     await Promise.all([closeRedisClient(command), closeRedisClient(blocking)]);
   };
 
+  let reconcile: () => Promise<void> = async () => undefined;
   try {
     const objectStore = createS3ObjectStore(config.s3);
     const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
@@ -126,6 +141,19 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       logger,
     );
     const registry = JobRegistry.fromInstances([new EditImageHandler(runner), new DeliverWebhookHandler(delivery)]);
+    // Before taking jobs, and every few minutes after: settle what a crash between two Redis steps left behind
+    // (docs/ARCHITECTURE.md "Cancel and reconciliation"). Every step is a compare-and-set or an idempotent queue
+    // call, so workers reconciling together do not clash.
+    const reconciler = new EditReconciler(edits, jobQueue, {
+      onSettled: (record) => webhooks.emit(record, WebhookEventType.EditCompleted),
+    });
+    reconcile = async () => {
+      const reconciled = await reconciler.reconcile();
+      if (Object.values(reconciled).some((count) => count > 0)) {
+        logger.info(`reconciled edits and queue: ${JSON.stringify(reconciled)}`);
+      }
+    };
+    await reconcile();
     await consumer.start(registry);
   } catch (error) {
     await consumer.close(0).catch(() => undefined);
@@ -134,11 +162,16 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     throw error;
   }
   logger.info(`taking jobs: ${config.worker.concurrency} edit(s) at once, models in ${modelsDir}`);
+  const reconcileTimer = setInterval(
+    () => void reconcile().catch((error: unknown) => logger.warn(`reconciliation: ${describeError(error)}`)),
+    RECONCILE_INTERVAL_MS,
+  ).unref();
 
   let closing: Promise<CloseResult> | null = null;
   const close = (graceMs = config.worker.shutdownGraceMs) =>
     (closing ??= (async () => {
       logger.info(`stopping: no new jobs; running edits get ${graceMs} ms`);
+      clearInterval(reconcileTimer);
       const result = await consumer.close(graceMs);
       await closeClients();
       await pool.release();

@@ -46,6 +46,10 @@ export interface AppConfig {
     allowRandomWeights: boolean;
     executionProviders: string[];
     intraOpThreads: number;
+    /** ORT_CPU_MEM_ARENA */
+    cpuMemArena: boolean;
+    /** ORT_MEM_PATTERN */
+    memPattern: boolean;
   };
   webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
 }
@@ -177,6 +181,8 @@ export function loadConfig(env: Env): AppConfig {
       allowRandomWeights: p.ALLOW_RANDOM_WEIGHTS,
       executionProviders: p.ORT_EXECUTION_PROVIDERS,
       intraOpThreads: p.ORT_INTRA_OP_THREADS,
+      cpuMemArena: p.ORT_CPU_MEM_ARENA,
+      memPattern: p.ORT_MEM_PATTERN,
     },
     webhooks: {
       retryScheduleMs: p.WEBHOOK_RETRY_SCHEDULE,

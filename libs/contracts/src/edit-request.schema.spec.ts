@@ -76,6 +76,10 @@ describe('parseEditRequest', () => {
     ['webhook_events', { webhook_events: ['finished'] }],
     ['metadata', { metadata: [1, 2] }],
     ['instruction', { instruction: ' \n\t ' }],
+    ['instruction', { instruction: 'make it\u0000 red' }],
+    ['instruction', { instruction: 'lone high \ud800 surrogate' }],
+    ['instruction', { instruction: 'lone low \udc00 surrogate' }],
+    ['instruction', { instruction: 'reversed pair \udc00\ud800' }],
   ];
   for (const [param, patch] of invalid) {
     it(`refuses ${JSON.stringify(patch).slice(0, 40)} as invalid_request on ${param}`, () => {
@@ -99,6 +103,10 @@ describe('parseEditRequest', () => {
     }
     // A lookalike without the pipes is ordinary text.
     parseEditRequest({ instruction: 'write <im_start> on the sign', image_url: url }, false);
+  });
+
+  it('accepts paired surrogates (emoji) and other control characters the tokenizer represents', () => {
+    parseEditRequest({ instruction: 'add a hat 🎩 and a tab\tand newline\n', image_url: url }, false);
   });
 
   it('needs exactly one image source', () => {

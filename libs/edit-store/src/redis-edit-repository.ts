@@ -12,8 +12,9 @@ import { RedisKeys } from './redis-keys';
 import type { EditPage, EditRepository, EditTransition, ListEditsOptions, TransitionResult } from './store.ports';
 
 /**
- * Compare-and-set on the edit's status, so a cancel and a worker's start can race safely.
- * KEYS[1] edit hash. ARGV[1] JSON `{ from: status[], set: [field, value, …], setIfNull: [field, value, …] }`.
+ * Compare-and-set on the edit's status, so a cancel and a worker's start can race safely. A transition into a
+ * terminal status also leaves the active-edit index in the same script, so index and record never disagree.
+ * KEYS[1] edit hash, KEYS[2] active-edit zset. ARGV[1] JSON `{ from: status[], set: [field, value, …], setIfNull: [field, value, …] }`.
  * Returns `{ applied (0|1), HGETALL }`; an absent key returns `{ 0 }`.
  */
 const TRANSITION_SCRIPT = `
@@ -30,6 +31,8 @@ for i = 1, #opts.setIfNull, 2 do
   if (not value) or value == 'null' then redis.call('HSET', KEYS[1], opts.setIfNull[i], opts.setIfNull[i + 1]) end
 end
 if #opts.set > 0 then redis.call('HSET', KEYS[1], unpack(opts.set)) end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then redis.call('ZREM', KEYS[2], ARGV[2]) end
 return {1, redis.call('HGETALL', KEYS[1])}
 `;
 
@@ -70,6 +73,7 @@ export class RedisEditRepository implements EditRepository {
     if (!Number.isFinite(createdAtMs)) throw new RangeError(`createdAt "${record.createdAt}" is not a time`);
     const editKey = this.keys.edit(record.id);
     const indexKey = this.keys.tenantEdits(record.tenantId);
+    const activeKey = this.keys.activeEdits();
     const cutoff = listMember({ createdAtMs: Math.max(0, createdAtMs - this.retentionS * 1000), id: '' });
     const result = await this.redis
       .multi()
@@ -79,6 +83,8 @@ export class RedisEditRepository implements EditRepository {
       .expire(indexKey, this.retentionS)
       // Entries older than the retention point at expired records: trim them as we go.
       .zremrangebylex(indexKey, '-', `(${cutoff}`)
+      .zadd(activeKey, createdAtMs, record.id)
+      .expire(activeKey, this.retentionS)
       .exec();
     const failed = result?.find(([error]) => error);
     if (!result || failed) throw failed?.[0] ?? new Error('Redis MULTI for create was discarded');
@@ -141,7 +147,14 @@ export class RedisEditRepository implements EditRepository {
       set: flatten(encodeEditPatch(transition.set)),
       setIfNull: flatten(encodeEditPatch(transition.setIfNull ?? {})),
     });
-    const reply = (await this.redis.eval(TRANSITION_SCRIPT, 1, this.keys.edit(editId), options)) as [number, unknown?];
+    const reply = (await this.redis.eval(
+      TRANSITION_SCRIPT,
+      2,
+      this.keys.edit(editId),
+      this.keys.activeEdits(),
+      options,
+      editId,
+    )) as [number, unknown?];
     const record = reply.length > 1 ? decodeEditRecord(editId, pairsToHash(reply[1])) : null;
     if (reply[0] === 1 && record) return { applied: true, record };
     return { applied: false, record };
@@ -178,6 +191,24 @@ export class RedisEditRepository implements EditRepository {
       from: ['queued', 'running'],
       set: { status: 'canceled', completedAt: at.toISOString() },
     });
+  }
+
+  cancelQueued(editId: string, at: Date): Promise<TransitionResult> {
+    return this.transition(editId, {
+      from: ['queued'],
+      set: { status: 'canceled', completedAt: at.toISOString() },
+    });
+  }
+
+  async activeEditIds(createdBefore: Date, limit: number): Promise<string[]> {
+    const activeKey = this.keys.activeEdits();
+    const ids = await this.redis.zrangebyscore(activeKey, '-inf', createdBefore.getTime(), 'LIMIT', 0, limit);
+    if (ids.length === 0) return ids;
+    // Records expire on their own; an index entry whose record is gone is dropped here.
+    const exists = await Promise.all(ids.map((id) => this.redis.exists(this.keys.edit(id))));
+    const gone = ids.filter((_, i) => exists[i] === 0);
+    if (gone.length > 0) await this.redis.zrem(activeKey, ...gone);
+    return ids.filter((_, i) => exists[i] === 1);
   }
 
   requestCancel(editId: string): Promise<TransitionResult> {

@@ -29,6 +29,14 @@ export class RedisKeys {
     return `${this.prefix}:tenant:${tenantId}:webhook_secret`;
   }
 
+  /**
+   * ZSET of edit ids not yet terminal (score: created ms). Written with the record, left by the transition that
+   * finishes it; the worker's start-up reconciliation walks it instead of scanning the keyspace. TTL: retention.
+   */
+  activeEdits(): string {
+    return `${this.prefix}:edits:active`;
+  }
+
   /** STRING JSON: one Idempotency-Key of one tenant (the key is hashed: it is client text). TTL: 24 h. */
   idempotency(tenantId: string, idempotencyKey: string): string {
     return `${this.prefix}:idem:${tenantId}:${sha256Hex(idempotencyKey)}`;

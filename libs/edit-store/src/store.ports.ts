@@ -65,6 +65,17 @@ export interface EditRepository {
   markFailed(editId: string, error: EditFailure, at: Date): Promise<TransitionResult>;
   /** queued|running → canceled. */
   markCanceled(editId: string, at: Date): Promise<TransitionResult>;
+  /**
+   * queued → canceled, one compare-and-set: the whole of a queued edit's cancel as far as the record goes. The
+   * queued job is removed afterwards, best effort: a worker that takes a canceled edit's job skips it, and the
+   * start-up reconciliation removes what is left.
+   */
+  cancelQueued(editId: string, at: Date): Promise<TransitionResult>;
+  /**
+   * Ids of edits not yet terminal that were created before `createdBefore`, oldest first, at most `limit`
+   * (records that expired are dropped from the index on the way).
+   */
+  activeEditIds(createdBefore: Date, limit: number): Promise<string[]>;
   /** queued|running: sets `cancel_requested`; the status does not change. */
   requestCancel(editId: string): Promise<TransitionResult>;
   ping(): Promise<void>;

@@ -7,6 +7,7 @@ import {
   buildOnce,
   buildQwenModels,
   buildStep1XModels,
+  TINY_MODEL_SIZE_LEVELS,
   builderFingerprint,
   normaliseQwenConfig,
   openQwenCheckpoint,
@@ -160,7 +161,7 @@ export async function buildE2EModels(manifest: E2EManifest, options: BuildOption
   const paths = resolveWeights(manifest);
   const key = createHash('sha256')
     .update(builderFingerprint())
-    .update(JSON.stringify({ weights: manifest.weights, options }))
+    .update(JSON.stringify({ weights: manifest.weights, options, sizeLevels: TINY_MODEL_SIZE_LEVELS }))
     .digest('hex')
     .slice(0, 16);
   const modelsDir = join(workspaceRoot(), '.cache', 'golden-models', `e2e-${key}`);
@@ -176,6 +177,8 @@ export async function buildE2EModels(manifest: E2EManifest, options: BuildOption
         options,
         source: { dit: paths.dit, vae: paths.vae },
         externalData: false,
+        // Tiny weights: the small levels the set runs at (64) as `models build --config tiny` declares them.
+        sizeLevels: TINY_MODEL_SIZE_LEVELS,
       });
     } finally {
       dit.close();

@@ -1,7 +1,14 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobName, QueueName, type DeliverWebhookPayload, type EditImagePayload } from '@step1x/contracts';
-import type { EnqueueWebhookOptions, JobQueue, Lane, QueueDepth, RemoveQueuedResult } from './job-queue.port';
+import type {
+  EditJobState,
+  EnqueueWebhookOptions,
+  JobQueue,
+  Lane,
+  QueueDepth,
+  RemoveQueuedResult,
+} from './job-queue.port';
 import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
 import { RedisKeys } from '@step1x/edit-store';
 
@@ -16,6 +23,9 @@ export interface BullmqJobQueueOptions {
   /** Finished BullMQ jobs are dropped after this; our edit record is the store of record. @defaultValue 3600 */
   keepFinishedJobsS?: number;
 }
+
+/** BullMQ's job states that mean "not taken by a worker yet". */
+const QUEUED_STATES = ['prioritized', 'waiting', 'delayed', 'paused'] as const;
 
 const DEFAULTS = { editAttempts: 3, editRetryBackoffMs: 5000, keepFinishedJobsS: 3600 } as const;
 
@@ -68,6 +78,17 @@ export class BullmqJobQueue implements JobQueue {
     } catch {
       return 'taken';
     }
+  }
+
+  async editJobState(editId: string): Promise<EditJobState> {
+    const state = await this.edit.getJobState(editId);
+    if ((QUEUED_STATES as readonly string[]).includes(state) || state === 'waiting-children') return 'queued';
+    if (state === 'active' || state === 'completed' || state === 'failed') return state;
+    return 'absent';
+  }
+
+  queuedEditIds(limit: number): Promise<string[]> {
+    return this.edit.getRanges([...QUEUED_STATES], 0, Math.max(0, limit - 1), true);
   }
 
   async queuePosition(editId: string, lane: Lane): Promise<number | null> {

@@ -4,3 +4,4 @@ export * from './job-registry';
 export * from './redis-cancel-bus';
 export * from './bullmq-job-queue';
 export * from './bullmq-job-consumer';
+export * from './edit-reconciler';

@@ -5,6 +5,12 @@ export type Lane = Priority;
 
 export type RemoveQueuedResult = 'removed' | 'taken' | 'absent';
 
+/**
+ * Where an edit's job is: `queued` (waiting in its lane, or delayed for a retry), `active` (a worker holds it),
+ * `completed` / `failed` (finished, kept a while), `absent` (no such job).
+ */
+export type EditJobState = 'queued' | 'active' | 'completed' | 'failed' | 'absent';
+
 export interface QueueDepth {
   /** Queued edits per lane (waiting to be taken by a worker). */
   interactive: number;
@@ -29,6 +35,9 @@ export interface JobQueue {
    * `absent` when BullMQ has no such job (never enqueued, or already cleaned up).
    */
   removeQueuedEdit(editId: string): Promise<RemoveQueuedResult>;
+  editJobState(editId: string): Promise<EditJobState>;
+  /** Ids of edit jobs no worker holds yet (both lanes and the retry-delayed), at most `limit`. */
+  queuedEditIds(limit: number): Promise<string[]>;
   /** 1-based position within its lane while waiting, else null. */
   queuePosition(editId: string, lane: Lane): Promise<number | null>;
   depth(): Promise<QueueDepth>;

@@ -83,6 +83,8 @@ function redisArgs(host: string, port: number, dir: string, extra: readonly stri
     '--appendonly', 'no',
     '--daemonize', 'no',
     '--loglevel', 'warning',
+    // As deploy/redis.conf: edit records and BullMQ job hashes stay compact listpacks.
+    '--hash-max-listpack-value', '1024',
     ...extra,
   ]; // prettier-ignore
 }

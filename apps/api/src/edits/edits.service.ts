@@ -22,6 +22,7 @@ import { EditPresenter } from './edit-presenter';
 import { idempotencyRequestHash } from './idempotency-hash';
 import { ImageIntakeService, type AcceptedImage, type UploadedImage } from './image-intake.service';
 import { decodeListCursor, encodeListCursor } from './list-cursor';
+import { QueueAdmission } from './queue-admission';
 
 export const CREATE_EDIT_ROUTE = 'POST /v1/edits';
 const WAIT_POLL_MS = 200;
@@ -52,6 +53,7 @@ export interface CreateEditResult {
 @Injectable()
 export class EditsService {
   private readonly logger = new Logger('EditsService');
+  private readonly admission: QueueAdmission;
 
   constructor(
     @Inject(DEPS.edits) private readonly edits: EditRepository,
@@ -66,7 +68,9 @@ export class EditsService {
     private readonly presenter: EditPresenter,
     private readonly completion: CompletionWebhook,
     private readonly metrics: MetricsRegistry,
-  ) {}
+  ) {
+    this.admission = new QueueAdmission(() => this.jobQueue.depth(), { maxDepth: config.limits.queueMaxDepth });
+  }
 
   /** POST /v1/edits: idempotency, back-pressure, image intake, record + job, then the optional wait. */
   async create(command: CreateEditCommand): Promise<CreateEditResult> {
@@ -106,7 +110,9 @@ export class EditsService {
   }
 
   /**
-   * Queued: removed from its lane and `canceled` at once. Running: `cancel_requested`, and every worker hears it on
+   * Queued: `canceled` at once by one compare-and-set on the record, then its job is removed from the lane, best
+   * effort: a crash or a Redis error between the two leaves a job whose record is terminal, which a worker skips
+   * and the worker's start-up reconciliation removes. Running: `cancel_requested`, and every worker hears it on
    * the cancel channel; the one running it stops at the next step. Terminal: 409 `not_cancelable`.
    */
   async cancel(tenantId: string, editId: string): Promise<EditObject> {
@@ -115,16 +121,16 @@ export class EditsService {
       new ApiError(ErrorCode.NotCancelable, `the edit is already ${status}`, { param: null });
     if (isTerminalStatus(record.status)) throw notCancelable(record.status);
     if (record.status === 'queued') {
-      const removal = await this.jobQueue.removeQueuedEdit(editId);
-      if (removal !== 'taken') {
-        const canceled = await this.edits.markCanceled(editId, this.clock());
-        if (canceled.applied) {
-          this.metrics.editsCanceled.inc({ state: 'queued' });
-          await this.completion
-            .emit(canceled.record)
-            .catch((error) => this.logger.error(`webhook for ${editId}: ${error}`));
-          return this.presenter.present(canceled.record);
-        }
+      const canceled = await this.edits.cancelQueued(editId, this.clock());
+      if (canceled.applied) {
+        this.metrics.editsCanceled.inc({ state: 'queued' });
+        await this.jobQueue
+          .removeQueuedEdit(editId)
+          .catch((error) => this.logger.warn(`job of canceled ${editId} left for reconciliation: ${error}`));
+        await this.completion
+          .emit(canceled.record)
+          .catch((error) => this.logger.error(`webhook for ${editId}: ${error}`));
+        return this.presenter.present(canceled.record);
       }
     }
     const requested = await this.edits.requestCancel(editId);
@@ -194,9 +200,9 @@ export class EditsService {
   }
 
   private async assertQueueHasRoom(): Promise<void> {
-    const depth = await this.jobQueue.depth();
-    if (depth.total >= this.config.limits.queueMaxDepth) {
-      throw new ApiError(ErrorCode.QueueFull, `the queue is full (${depth.total} edits waiting); retry later`, {
+    const admission = await this.admission.admit();
+    if (!admission.admitted) {
+      throw new ApiError(ErrorCode.QueueFull, `the queue is full (${admission.depth} edits waiting); retry later`, {
         headers: { 'Retry-After': String(this.config.limits.queueFullRetryAfterS) },
       });
     }

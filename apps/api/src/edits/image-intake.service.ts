@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, ErrorCode, type EditImageSource } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
 import type { UploadStore } from '@step1x/edit-store';
-import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
+import { ObjectNotFoundError, type ObjectStore, type ObjectStream } from '@step1x/storage';
 import { DEPS, type ImageFetcher, type ImageInspector } from '../api-deps';
 
 /** A multipart `image` part, read into memory (bounded by MAX_UPLOAD_BYTES). */
@@ -102,7 +102,12 @@ export class ImageIntakeService {
     }
   }
 
-  /** A presigned upload: it must be this tenant's, declared, present, and of the declared size. */
+  /**
+   * A presigned upload: it must be this tenant's, declared, present, and of the declared size and type. Real S3
+   * refuses a PUT whose Content-Type or Content-Length differ from the signed ones, but an S3-compatible store
+   * need not (s3rver does not), and a 0-byte or partial object is still possible: the API re-checks what was
+   * stored (the GET's headers) against the declaration before reading its body (docs/ARCHITECTURE.md "Presigned uploads").
+   */
   private async readUpload(tenantId: string, key: string): Promise<{ bytes: Buffer; contentType: string | null }> {
     const unknown = () =>
       new ApiError(ErrorCode.InvalidRequest, 'image_key is not an upload of yours (POST /v1/uploads first)', {
@@ -111,31 +116,53 @@ export class ImageIntakeService {
     if (!key.startsWith(uploadPrefix(tenantId))) throw unknown();
     const declared = await this.uploads.find(key);
     if (!declared || declared.tenantId !== tenantId) throw unknown();
-    const info = await this.objectStore.head(key);
-    if (!info) {
-      throw new ApiError(ErrorCode.InvalidRequest, 'nothing was uploaded to image_key yet', { param: 'image_key' });
-    }
-    if (info.size > this.config.limits.maxUploadBytes) {
-      throw new ApiError(ErrorCode.PayloadTooLarge, `the upload exceeds ${this.config.limits.maxUploadBytes} bytes`, {
-        param: 'image_key',
-      });
-    }
-    if (info.size !== declared.size) {
-      throw new ApiError(
-        ErrorCode.InvalidRequest,
-        `the upload has ${info.size} bytes, but ${declared.size} were declared`,
-        { param: 'image_key' },
-      );
-    }
+    // One GET (no HEAD first): its headers carry the size, checked before the body is read.
+    let object: ObjectStream;
     try {
-      const object = await this.objectStore.get(key);
-      return {
-        bytes: await readBounded(object.body, this.config.limits.maxUploadBytes),
-        contentType: declared.contentType,
-      };
+      object = await this.objectStore.get(key);
     } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw unknown();
+      if (error instanceof ObjectNotFoundError) {
+        throw new ApiError(ErrorCode.InvalidRequest, 'nothing was uploaded to image_key yet', { param: 'image_key' });
+      }
       throw error;
     }
+    const refuse = (error: ApiError): never => {
+      object.body.destroy();
+      throw error;
+    };
+    if (object.size > this.config.limits.maxUploadBytes || object.size > declared.size) {
+      refuse(
+        new ApiError(
+          ErrorCode.PayloadTooLarge,
+          `the upload has ${object.size} bytes, more than the ${declared.size} declared`,
+          {
+            param: 'image_key',
+          },
+        ),
+      );
+    }
+    if (object.size < declared.size) {
+      refuse(
+        new ApiError(
+          ErrorCode.InvalidRequest,
+          `the upload has ${object.size} bytes, but ${declared.size} were declared (incomplete upload?)`,
+          { param: 'image_key' },
+        ),
+      );
+    }
+    const storedType = object.contentType?.split(';')[0].trim().toLowerCase() ?? null;
+    if (storedType !== declared.contentType) {
+      refuse(
+        new ApiError(
+          ErrorCode.UnsupportedMediaType,
+          `the upload was stored as ${storedType ?? 'no content type'}, but ${declared.contentType} was declared`,
+          { param: 'image_key' },
+        ),
+      );
+    }
+    return {
+      bytes: await readBounded(object.body, this.config.limits.maxUploadBytes),
+      contentType: declared.contentType,
+    };
   }
 }

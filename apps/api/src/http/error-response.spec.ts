@@ -24,6 +24,7 @@ describe('toErrorResponse', () => {
       [frameworkError(406, 'FST_INVALID_MULTIPART_CONTENT_TYPE'), 415, 'unsupported_media_type'],
       [frameworkError(400, 'FST_ERR_CTP_INVALID_JSON_BODY'), 400, 'invalid_request'],
       [frameworkError(404, 'NOT_FOUND'), 404, 'not_found'],
+      [frameworkError(414, 'FST_ERR_MAX_PARAM_LENGTH'), 400, 'invalid_request'],
       [frameworkError(405, 'METHOD'), 400, 'invalid_request'],
     ];
     for (const [error, status, code] of cases) {

@@ -15,6 +15,7 @@ const CODE_FOR_STATUS: Readonly<Record<number, ErrorCode>> = {
   404: ErrorCode.NotFound,
   406: ErrorCode.UnsupportedMediaType, // @fastify/multipart: "the request is not multipart"
   413: ErrorCode.PayloadTooLarge,
+  414: ErrorCode.InvalidRequest, // Fastify: a path parameter longer than the router allows
   415: ErrorCode.UnsupportedMediaType,
   429: ErrorCode.RateLimited,
   503: ErrorCode.ServiceUnavailable,
@@ -79,7 +80,12 @@ function mapError(error: unknown): ErrorResponse {
   const status = statusOf(error);
   if (status !== null && status >= 400 && status < 500) {
     const code = CODE_FOR_STATUS[status] ?? ErrorCode.InvalidRequest;
-    const detail = error instanceof Error && status === 400 ? error.message : MESSAGE_FOR_CODE[code];
+    const detail =
+      error instanceof Error && status === 400
+        ? error.message
+        : status === 414
+          ? 'a path parameter is too long'
+          : MESSAGE_FOR_CODE[code];
     const headers: Record<string, string> = code === ErrorCode.Unauthorized ? { 'WWW-Authenticate': 'Bearer' } : {};
     return {
       status: ERROR_STATUS[code],

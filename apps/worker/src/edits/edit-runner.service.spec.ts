@@ -123,6 +123,7 @@ function harness(
   record: EditRecord,
   editor: ImageEditor,
   stored: Map<string, Buffer> = new Map(),
+  afterPut: (key: string) => void = () => undefined,
   storedMetadata: Map<string, Record<string, string>> = new Map(),
 ) {
   if (!stored.has(record.inputKey)) stored.set(record.inputKey, Buffer.from('input'));
@@ -149,6 +150,7 @@ function harness(
       puts++;
       stored.set(key, body as Buffer);
       storedMetadata.set(key, { ...options.metadata });
+      afterPut(key);
       return { key, etag: null, size: (body as Buffer).length };
     },
     async head(key: string) {
@@ -156,6 +158,9 @@ function harness(
       if (!bytes) return null;
       const metadata = storedMetadata.get(key) ?? {};
       return { key, etag: null, size: bytes.length, contentType: null, lastModified: new Date(), metadata };
+    },
+    async delete(key: string) {
+      stored.delete(key);
     },
   };
   const webhooks = new EditWebhooks(
@@ -284,6 +289,7 @@ describe('EditRunner', () => {
       record,
       editor,
       new Map([[key, Buffer.from('png-bytes')]]),
+      undefined,
       new Map([
         [
           key,
@@ -319,6 +325,7 @@ describe('EditRunner', () => {
         structuredClone(record),
         editor,
         metadata ? new Map([[key, Buffer.from('old')]]) : new Map(),
+        undefined,
         metadata ? new Map([[key, metadata]]) : new Map(),
       );
       assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf(2)), 'succeeded');
@@ -424,6 +431,29 @@ describe('EditRunner', () => {
     assert.equal(h.events().at(-1)?.data.status, 'failed');
     assert.equal(await h.runner.failAbandoned(h.edits.record.id, 'again'), false);
     assert.equal(h.events().length, 1, 'one edit.completed');
+  });
+
+  it('removes an output it wrote but could not record (the edit was canceled between the write and the record)', async () => {
+    const record = recordOf();
+    const key = outputKeyOf('acme', record.id, 'png');
+    const h = harness(record, new ScriptedEditor(), new Map(), (written) => {
+      if (written === key) h.edits.record.status = 'canceled';
+    });
+    assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf()), 'skipped');
+    assert.equal(h.stored.has(key), false, 'no orphan output left behind');
+    assert.equal(h.edits.record.output, null);
+    assert.equal(h.events().filter((e) => e.type === 'edit.completed').length, 0);
+  });
+
+  it('keeps the output when another run of the same edit recorded that very object first', async () => {
+    const record = recordOf();
+    const key = outputKeyOf('acme', record.id, 'png');
+    const recorded = { key, width: 30, height: 20, format: 'png' as const, seed: 7 };
+    const h = harness(record, new ScriptedEditor(), new Map(), (written) => {
+      if (written === key) Object.assign(h.edits.record, { status: 'succeeded', output: recorded });
+    });
+    assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf()), 'skipped');
+    assert.deepEqual(h.stored.get(key), Buffer.from('png-bytes'));
   });
 
   it('hands the edit back to the queue when shutdown aborts it', async () => {

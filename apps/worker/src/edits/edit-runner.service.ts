@@ -66,7 +66,7 @@ export class EditRunner {
 
   constructor(
     private readonly edits: EditRunStore,
-    private readonly objects: Pick<ObjectStore, 'get' | 'put' | 'head'>,
+    private readonly objects: Pick<ObjectStore, 'get' | 'put' | 'head' | 'delete'>,
     private readonly editors: EditorPool,
     private readonly webhooks: EditWebhooks,
     private readonly options: EditRunnerOptions,
@@ -234,7 +234,10 @@ export class EditRunner {
         truncated: output.truncated,
       },
     });
-    if (!finished.applied) return this.skip(record.id, finished.record?.status ?? 'gone');
+    if (!finished.applied) {
+      await this.dropUnrecordedOutput(output.key, finished.record);
+      return this.skip(record.id, finished.record?.status ?? 'gone');
+    }
     await this.emit(finished.record, WebhookEventType.EditCompleted);
     return 'succeeded';
   }
@@ -257,6 +260,19 @@ export class EditRunner {
     }
     this.logger.info(`${record.id}: its output was written by an attempt that died; recorded without re-running`);
     return { key, width, height, truncated: truncated === 'true', randomWeights: randomWeights === 'true' };
+  }
+
+  /**
+   * The output was written but the record moved on meanwhile (canceled, failed, gone): nobody will ever hand out
+   * that object, so it goes. Unless the record names this very key: another worker that ran the same edit (a
+   * stalled job taken over) recorded its output first, and the deterministic key means that object is the
+   * recorded one.
+   */
+  private async dropUnrecordedOutput(key: string, current: EditRecord | null): Promise<void> {
+    if (current?.output?.key === key) return;
+    await this.objects
+      .delete(key)
+      .catch((error: unknown) => this.logger.warn(`unrecorded output ${key} not removed: ${describeError(error)}`));
   }
 
   private async finishAfterError(

@@ -252,9 +252,13 @@ export function expandPatches(
   if (columns !== 3 * perChannel)
     throw new QwenInputError('invalid_image', `patch rows have ${columns} columns, expected ${3 * perChannel}`);
   const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const channel = Math.floor((i % columns) / perChannel);
-    out[i] = table[channel * 256 + values[i]];
+  for (let rowStart = 0; rowStart < values.length; rowStart += columns) {
+    for (let channel = 0; channel < 3; channel++) {
+      const lookup = channel * 256;
+      const start = rowStart + channel * perChannel;
+      const end = start + perChannel;
+      for (let i = start; i < end; i++) out[i] = table[lookup + values[i]];
+    }
   }
   return out;
 }

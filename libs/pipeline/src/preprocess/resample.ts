@@ -130,17 +130,21 @@ function resizeVertical(src: RgbImage, height: number, filter: ResampleFilter): 
   const { width, data } = src;
   const stride = width * 3;
   const out = new Uint8Array(stride * height);
+  // Row by row (each tap adds a whole input row), so memory is read in order rather than down columns. Every sum
+  // is an exact integer in float64 and the taps are added in the same order, so the bytes are unchanged.
+  const acc = new Float64Array(stride);
   for (let y = 0; y < height; y++) {
     const k = y * taps;
     const n = count[y];
     const top = first[y] * stride;
-    const dstRow = y * stride;
-    for (let c = 0; c < stride; c++) {
-      let acc = HALF;
-      let p = top + c;
-      for (let i = 0; i < n; i++, p += stride) acc += data[p] * weights[k + i];
-      out[dstRow + c] = clampToByte(acc);
+    acc.fill(HALF);
+    for (let i = 0; i < n; i++) {
+      const w = weights[k + i];
+      const row = top + i * stride;
+      for (let c = 0; c < stride; c++) acc[c] += data[row + c] * w;
     }
+    const dstRow = y * stride;
+    for (let c = 0; c < stride; c++) out[dstRow + c] = clampToByte(acc[c]);
   }
   return { width, height, data: out };
 }

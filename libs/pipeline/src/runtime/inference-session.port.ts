@@ -24,6 +24,13 @@ export interface SessionOptions {
   readonly executionProviders?: readonly string[];
   /** Threads inside one op; 0 lets the runtime choose. @defaultValue 0 */
   readonly intraOpThreads?: number;
+  /**
+   * ONNX Runtime's CPU memory arena. It never hands memory back, so a worker would stay at the high-water mark of
+   * its largest edit; without it each run's buffers are freed when the run ends. @defaultValue false
+   */
+  readonly cpuMemArena?: boolean;
+  /** Memory patterns (one planned allocation per run, keyed by input shapes). @defaultValue false */
+  readonly memPattern?: boolean;
 }
 
 export type SessionFactory = (modelPath: string, options?: SessionOptions) => Promise<InferenceSession>;

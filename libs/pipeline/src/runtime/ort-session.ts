@@ -17,6 +17,8 @@ export class OrtInferenceSession implements InferenceSession {
       executionProviders: [...(options.executionProviders ?? ['cpu'])],
       intraOpNumThreads: options.intraOpThreads ?? 0,
       graphOptimizationLevel: 'all',
+      enableCpuMemArena: options.cpuMemArena ?? false,
+      enableMemPattern: options.memPattern ?? false,
     });
     return new OrtInferenceSession(session);
   }

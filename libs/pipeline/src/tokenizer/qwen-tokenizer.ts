@@ -39,9 +39,15 @@ interface TokenizerJsonShape {
  * Qwen2 byte-level BPE (HF `Qwen2TokenizerFast` semantics) with Qwen2.5-VL's added-token table (151643…151664) and
  * chat template. `encode` adds no special tokens; added-token literals inside the text map to their ids, as HF does.
  */
+/** How many recent `encode` answers are kept, and the longest text kept (an instruction is ≤ 2,000 code points). */
+const RECENT_ENCODINGS = 64;
+const RECENT_ENCODING_MAX_CHARS = 16_384;
+
 export class QwenTokenizer {
   private static bundledInstance: QwenTokenizer | undefined;
   private readonly addedByContent: ReadonlyMap<string, AddedToken>;
+  /** Insertion-ordered, oldest evicted first. */
+  private readonly recentEncodings = new Map<string, number[]>();
 
   private constructor(
     private readonly encoder: BpeEncoder,
@@ -135,8 +141,19 @@ export class QwenTokenizer {
     );
   }
 
+  /**
+   * The ids of `text`. Every edit encodes the same template text for its uncond branch (and the fixed parts of
+   * the prompt), so recent answers are kept: a fresh copy of a cached array is returned, never the array itself.
+   */
   encode(text: string): number[] {
-    return this.encoder.encode(text);
+    const cached = this.recentEncodings.get(text);
+    if (cached) return cached.slice();
+    const ids = this.encoder.encode(text);
+    if (this.recentEncodings.size >= RECENT_ENCODINGS) {
+      this.recentEncodings.delete(this.recentEncodings.keys().next().value as string);
+    }
+    if (text.length <= RECENT_ENCODING_MAX_CHARS) this.recentEncodings.set(text, ids.slice());
+    return ids;
   }
 
   /** The id of an added token by its literal text. */
