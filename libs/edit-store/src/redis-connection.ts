@@ -25,3 +25,16 @@ export async function closeRedisClient(client: Redis): Promise<void> {
     client.disconnect();
   }
 }
+
+/**
+ * True for the errors ioredis raises while Redis cannot be reached (connection refused or closed, the retry limit
+ * per command reached, the offline queue off), as opposed to Redis answering with an error: callers turn these
+ * into "dependency unavailable, retry later" instead of an internal error.
+ */
+export function isRedisUnavailableError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTCONN'].includes(code)) return true;
+  return /^(Connection is closed\.|Stream isn't writeable)/.test(error.message);
+}

@@ -19,6 +19,8 @@ const YEAR_S = 365 * DAY_S;
 interface IdempotencyValue {
   state: 'in_progress' | 'done';
   token: string;
+  /** In progress: until when (Redis time, ms) the owner holds the key. */
+  leaseUntil?: number;
   requestHash?: string;
   editId?: string;
   statusCode?: number;
@@ -33,23 +35,57 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `;
 
+/**
+ * Takes the key, or takes it over when the owner's lease ran out, in one step. KEYS[1] key; ARGV[1] token;
+ * ARGV[2] proposed edit id; ARGV[3] lease ms; ARGV[4] TTL s. Returns {'started', editId, resumed 0|1},
+ * {'in_progress', ms left} or {'done', stored value}. Times are Redis's own clock, shared by every API process.
+ */
+const BEGIN_SCRIPT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local current = redis.call('GET', KEYS[1])
+local leaseUntil = now + tonumber(ARGV[3])
+if not current then
+  local marker = { state = 'in_progress', token = ARGV[1], editId = ARGV[2], leaseUntil = leaseUntil }
+  redis.call('SET', KEYS[1], cjson.encode(marker), 'EX', tonumber(ARGV[4]))
+  return { 'started', ARGV[2], 0 }
+end
+local value = cjson.decode(current)
+if value.state ~= 'in_progress' then return { 'done', current } end
+local held = tonumber(value.leaseUntil) or 0
+if held > now then return { 'in_progress', held - now } end
+local editId = value.editId or ARGV[2]
+local marker = { state = 'in_progress', token = ARGV[1], editId = editId, leaseUntil = leaseUntil }
+redis.call('SET', KEYS[1], cjson.encode(marker), 'KEEPTTL')
+return { 'started', editId, 1 }
+`;
+
+/** How long a request may take to accept an edit before another request with its key may take over. */
+export const IDEMPOTENCY_LEASE_MS = 30_000;
+
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly ttlS: number,
+    private readonly leaseMs = IDEMPOTENCY_LEASE_MS,
   ) {}
 
-  async begin(tenantId: string, idempotencyKey: string): Promise<IdempotencyBegin> {
+  async begin(tenantId: string, idempotencyKey: string, proposedEditId: string): Promise<IdempotencyBegin> {
     const key = this.keys.idempotency(tenantId, idempotencyKey);
     const token = randomUUID();
-    const marker: IdempotencyValue = { state: 'in_progress', token };
-    const taken = await this.redis.set(key, JSON.stringify(marker), 'EX', this.ttlS, 'NX');
-    if (taken === 'OK') return { state: 'started', token };
-    const text = await this.redis.get(key);
-    if (text === null) return this.begin(tenantId, idempotencyKey); // expired or released in between
-    const value = JSON.parse(text) as IdempotencyValue;
-    if (value.state === 'in_progress') return { state: 'in_progress' };
+    const [state, detail, resumed] = (await this.redis.eval(
+      BEGIN_SCRIPT,
+      1,
+      key,
+      token,
+      proposedEditId,
+      this.leaseMs,
+      this.ttlS,
+    )) as [string, string | number, number | undefined];
+    if (state === 'started') return { state, token, editId: String(detail), resumed: resumed === 1 };
+    if (state === 'in_progress') return { state, retryAfterMs: Number(detail) };
+    const value = JSON.parse(String(detail)) as IdempotencyValue;
     return {
       state: 'done',
       requestHash: value.requestHash ?? '',

@@ -82,14 +82,23 @@ export interface EditRepository {
 }
 
 export type IdempotencyBegin =
-  /** This request owns the key now; pass `token` to `complete`/`abandon`. */
-  | { state: 'started'; token: string }
-  | { state: 'in_progress' }
+  /**
+   * This request owns the key now; pass `token` to `complete`/`abandon`. `editId` is the id reserved for the key:
+   * the edit must be created under it. `resumed`: an earlier owner's lease ran out before it answered (its process
+   * died mid-acceptance), so the edit may already exist, created by that owner.
+   */
+  | { state: 'started'; token: string; editId: string; resumed: boolean }
+  /** Another request holds the key; its lease ends in `retryAfterMs`. */
+  | { state: 'in_progress'; retryAfterMs: number }
   | { state: 'done'; requestHash: string; editId: string; statusCode: number };
 
-/** Idempotency-Key records (CONTRACT.md): an in-progress marker taken with SET NX, then the first answer. */
+/**
+ * Idempotency-Key records (CONTRACT.md): an in-progress marker that reserves the edit id under a short lease, then
+ * the first answer. A lease that runs out (the accepting process died) passes the key, with the same edit id, to
+ * the next request, so a retry after a crash neither waits for the key's TTL nor creates a second edit.
+ */
 export interface IdempotencyStore {
-  begin(tenantId: string, idempotencyKey: string): Promise<IdempotencyBegin>;
+  begin(tenantId: string, idempotencyKey: string, proposedEditId: string): Promise<IdempotencyBegin>;
   /** Records the answer; may be called again by the owner (e.g. 202 → 200 after `Prefer: wait`). */
   complete(
     tenantId: string,

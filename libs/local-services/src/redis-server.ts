@@ -9,6 +9,8 @@ import { describeExit, spawnManaged, type ManagedProcess } from './managed-proce
 export interface StartRedisOptions {
   /** Address to bind. @defaultValue '127.0.0.1' */
   host?: string;
+  /** Fixed port, e.g. to restart a server where its clients expect it (no retry when taken). @defaultValue a free port */
+  port?: number;
   /** How long to wait for the first PONG. @defaultValue 10000 */
   startTimeoutMs?: number;
   /** Extra `--option value` arguments appended to the command line. @defaultValue [] */
@@ -51,7 +53,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
   };
   try {
     for (let attempt = 1; ; attempt++) {
-      const port = await getFreePort(host);
+      const port = options.port ?? (await getFreePort(host));
       const server = spawnManaged('redis-server', redisArgs(host, port, dir, options.extraArgs ?? []), {
         cwd: dir,
         diesWithParent: true,
@@ -60,7 +62,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
       if (ready === 'ready') return handleFor(server, host, port, dir, removeDir);
       await server.stop();
       // Another process may have taken the port between getFreePort and the bind.
-      if (ready === 'port_taken' && attempt < PORT_ATTEMPTS) continue;
+      if (ready === 'port_taken' && options.port === undefined && attempt < PORT_ATTEMPTS) continue;
       throw new LocalServiceError(
         'local_service_failed',
         `redis-server on ${host}:${port} did not start (${ready}). Its output:\n${server.output()}`,

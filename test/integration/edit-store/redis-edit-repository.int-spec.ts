@@ -164,14 +164,19 @@ describe('Redis small stores (real redis-server)', () => {
 
   it('takes an idempotency key once, reports it in progress, then replays the answer', async () => {
     const store = new RedisIdempotencyStore(redis, keys, 86_400);
-    const first = await store.begin('acme', 'key-1');
-    assert.equal(first.state, 'started');
-    assert.deepEqual(await store.begin('acme', 'key-1'), { state: 'in_progress' });
+    const first = await store.begin('acme', 'key-1', 'edit_A');
+    assert.deepEqual(
+      { ...first, token: undefined },
+      { state: 'started', token: undefined, editId: 'edit_A', resumed: false },
+    );
+    const busy = await store.begin('acme', 'key-1', 'edit_B');
+    assert.equal(busy.state, 'in_progress');
+    if (busy.state === 'in_progress') assert.ok(busy.retryAfterMs > 25_000 && busy.retryAfterMs <= 30_000);
     // Per tenant: the same key of another tenant is independent.
-    assert.equal((await store.begin('globex', 'key-1')).state, 'started');
+    assert.equal((await store.begin('globex', 'key-1', 'edit_C')).state, 'started');
     if (first.state !== 'started') return;
     await store.complete('acme', 'key-1', first.token, { requestHash: 'h1', editId: 'edit_X', statusCode: 202 });
-    assert.deepEqual(await store.begin('acme', 'key-1'), {
+    assert.deepEqual(await store.begin('acme', 'key-1', 'edit_D'), {
       state: 'done',
       requestHash: 'h1',
       editId: 'edit_X',
@@ -181,15 +186,37 @@ describe('Redis small stores (real redis-server)', () => {
     assert.ok(ttl > 86_000 && ttl <= 86_400, `TTL ${ttl}`);
     // Only the owner may rewrite or release it.
     await store.abandon('acme', 'key-1', 'not-the-token');
-    assert.equal((await store.begin('acme', 'key-1')).state, 'done');
+    assert.equal((await store.begin('acme', 'key-1', 'edit_E')).state, 'done');
+  });
+
+  it('passes a key whose owner died (lease over) to the next request, with the same reserved edit id', async () => {
+    const store = new RedisIdempotencyStore(redis, keys, 86_400, 300);
+    const dead = await store.begin('acme', 'key-3', 'edit_FIRST');
+    assert.equal((await store.begin('acme', 'key-3', 'edit_SECOND')).state, 'in_progress');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const next = await store.begin('acme', 'key-3', 'edit_THIRD');
+    assert.equal(next.state, 'started');
+    if (next.state !== 'started' || dead.state !== 'started') return;
+    assert.equal(next.editId, 'edit_FIRST');
+    assert.equal(next.resumed, true);
+    const ttl = await redis.ttl(keys.idempotency('acme', 'key-3'));
+    assert.ok(ttl > 86_000, `the key keeps its TTL (${ttl})`);
+    // The dead owner's token no longer counts: it can neither answer nor release the key.
+    await store.complete('acme', 'key-3', dead.token, { requestHash: 'old', editId: 'edit_FIRST', statusCode: 202 });
+    await store.abandon('acme', 'key-3', dead.token);
+    assert.equal((await store.begin('acme', 'key-3', 'edit_FOURTH')).state, 'in_progress');
+    await store.complete('acme', 'key-3', next.token, { requestHash: 'new', editId: 'edit_FIRST', statusCode: 202 });
+    const done = await store.begin('acme', 'key-3', 'edit_FIFTH');
+    assert.deepEqual(done, { state: 'done', requestHash: 'new', editId: 'edit_FIRST', statusCode: 202 });
   });
 
   it('releases an abandoned idempotency key', async () => {
     const store = new RedisIdempotencyStore(redis, keys, 60);
-    const first = await store.begin('acme', 'key-2');
+    const first = await store.begin('acme', 'key-2', 'edit_A');
     assert.equal(first.state, 'started');
     if (first.state === 'started') await store.abandon('acme', 'key-2', first.token);
-    assert.equal((await store.begin('acme', 'key-2')).state, 'started');
+    const again = await store.begin('acme', 'key-2', 'edit_B');
+    assert.equal(again.state === 'started' && again.editId, 'edit_B', 'a released key reserves a new id');
   });
 
   it('stores API keys only as hashes', async () => {

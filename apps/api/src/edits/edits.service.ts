@@ -38,6 +38,13 @@ export interface CreateEditCommand {
   signal?: AbortSignal;
 }
 
+/** The Idempotency-Key this acceptance owns (IdempotencyStore.begin). */
+interface IdempotentAcceptance {
+  token: string;
+  editId: string;
+  resumed: boolean;
+}
+
 export interface CreateEditResult {
   statusCode: number;
   edit: EditObject;
@@ -69,19 +76,20 @@ export class EditsService {
   async create(command: CreateEditCommand): Promise<CreateEditResult> {
     const { tenantId, idempotencyKey } = command;
     if (idempotencyKey === null) return this.acceptAndWait(command, null);
-    const begun = await this.idempotency.begin(tenantId, idempotencyKey);
+    const begun = await this.idempotency.begin(tenantId, idempotencyKey, newEditId(this.clock().getTime()));
     if (begun.state === 'in_progress') {
       throw new ApiError(
         ErrorCode.IdempotencyInProgress,
         'a request with this Idempotency-Key is still being accepted',
         {
           param: 'Idempotency-Key',
+          headers: { 'Retry-After': String(Math.max(1, Math.ceil(begun.retryAfterMs / 1000))) },
         },
       );
     }
     if (begun.state === 'done') return this.replay(command, begun);
     try {
-      return await this.acceptAndWait(command, begun.token);
+      return await this.acceptAndWait(command, begun);
     } catch (error) {
       await this.idempotency.abandon(tenantId, idempotencyKey, begun.token).catch(() => undefined);
       throw error;
@@ -152,16 +160,21 @@ export class EditsService {
     return { statusCode: first.statusCode, edit: await this.get(command.tenantId, first.editId) };
   }
 
-  private async acceptAndWait(command: CreateEditCommand, idempotencyToken: string | null): Promise<CreateEditResult> {
+  private async acceptAndWait(
+    command: CreateEditCommand,
+    idempotency: IdempotentAcceptance | null,
+  ): Promise<CreateEditResult> {
     await this.assertQueueHasRoom();
     // Cheap refusals first: the webhook target is checked before the image is downloaded and decoded.
     if (command.request.fields.webhook_url) await this.urlChecker.check(command.request.fields.webhook_url);
     const image = await this.images.accept(command.tenantId, command.request.image, command.upload);
-    const record = await this.enqueue(command, image);
+    const record =
+      (idempotency?.resumed ? await this.resumeEdit(command.tenantId, idempotency.editId) : null) ??
+      (await this.enqueue(command, image, idempotency?.editId ?? null));
     const requestHash = this.requestHash(command, image);
     const complete = (statusCode: number) =>
-      idempotencyToken && command.idempotencyKey
-        ? this.idempotency.complete(command.tenantId, command.idempotencyKey, idempotencyToken, {
+      idempotency && command.idempotencyKey
+        ? this.idempotency.complete(command.tenantId, command.idempotencyKey, idempotency.token, {
             requestHash,
             editId: record.id,
             statusCode,
@@ -195,12 +208,32 @@ export class EditsService {
     }
   }
 
-  /** Stores the image in S3 (never in Redis), writes the record, then queues the job (job id = edit id). */
-  private async enqueue(command: CreateEditCommand, image: AcceptedImage): Promise<EditRecord> {
+  /**
+   * The edit an earlier request with this Idempotency-Key created before its process died (it reserved `editId`
+   * but never answered), or null when it got no further than that. Its job is queued again in case the crash came
+   * between the record and the job; BullMQ keeps one job per id, so this adds nothing when the job exists.
+   */
+  private async resumeEdit(tenantId: string, editId: string): Promise<EditRecord | null> {
+    const existing = await this.edits.getForTenant(tenantId, editId);
+    if (!existing) return null;
+    if (existing.status === 'queued') await this.jobQueue.enqueueEdit({ editId, tenantId }, existing.input.priority);
+    this.logger.log(`${editId}: taken over from a request that did not finish accepting it`);
+    return existing;
+  }
+
+  /**
+   * Stores the image in S3 (never in Redis), writes the record, then queues the job (job id = edit id). `reservedId`
+   * is the id an Idempotency-Key reserved; otherwise a new one.
+   */
+  private async enqueue(
+    command: CreateEditCommand,
+    image: AcceptedImage,
+    reservedId: string | null,
+  ): Promise<EditRecord> {
     const { tenantId } = command;
     const { fields } = command.request;
     const now = this.clock();
-    const id = newEditId(now.getTime());
+    const id = reservedId ?? newEditId(now.getTime());
     const inputKey = `inputs/${tenantId}/${id}`;
     await this.objectStore.put(inputKey, image.bytes, {
       contentType: image.contentType,

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from '@step1x/contracts';
-import { toErrorResponse } from './error-response';
+import { StorageError } from '@step1x/storage';
+import { DEPENDENCY_RETRY_AFTER_S, toErrorResponse } from './error-response';
 
 function frameworkError(statusCode: number, code: string, message = 'framework says no'): Error {
   return Object.assign(new Error(message), { statusCode, code });
@@ -45,5 +46,35 @@ describe('toErrorResponse', () => {
     assert.equal(response.body.error.code, 'internal_error');
     assert.ok(!response.body.error.message.includes('secret'));
     assert.equal(toErrorResponse('a string').status, 500);
+  });
+
+  it('answers 503 with Retry-After when Redis or S3 is out of reach, not 500', () => {
+    const outages = [
+      new StorageError('storage_unavailable', 'put inputs/acme/x failed: connect ECONNREFUSED 127.0.0.1:9000'),
+      Object.assign(new Error('Reached the max retries per request limit (which is 3).'), {
+        name: 'MaxRetriesPerRequestError',
+      }),
+      new Error('Connection is closed.'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+    ];
+    for (const outage of outages) {
+      const response = toErrorResponse(outage);
+      assert.equal(response.status, 503, outage.message);
+      assert.equal(response.body.error.code, 'service_unavailable');
+      assert.ok(!response.body.error.message.includes('ECONNREFUSED'), 'no internals in the message');
+      assert.deepEqual(response.headers, { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_S) });
+    }
+  });
+
+  it('gives every 503 a Retry-After, keeping one the error set itself', () => {
+    assert.deepEqual(toErrorResponse(new ApiError('service_unavailable', 'queue down')).headers, {
+      'Retry-After': String(DEPENDENCY_RETRY_AFTER_S),
+    });
+    const own = new ApiError('service_unavailable', 'queue down', { headers: { 'Retry-After': '9' } });
+    assert.deepEqual(toErrorResponse(own).headers, { 'Retry-After': '9' });
+  });
+
+  it('keeps a Redis error reply (a bug of ours, not an outage) a 500', () => {
+    assert.equal(toErrorResponse(Object.assign(new Error('WRONGTYPE Operation'), { name: 'ReplyError' })).status, 500);
   });
 });

@@ -124,8 +124,10 @@ function harness(
   editor: ImageEditor,
   stored: Map<string, Buffer> = new Map(),
   afterPut: (key: string) => void = () => undefined,
+  storedMetadata: Map<string, Record<string, string>> = new Map(),
 ) {
   if (!stored.has(record.inputKey)) stored.set(record.inputKey, Buffer.from('input'));
+  let puts = 0;
   const edits = new MemoryEdits(record);
   const queued: DeliverWebhookPayload[] = [];
   let nowMs = Date.parse('2026-01-01T00:00:10.000Z');
@@ -144,10 +146,18 @@ function harness(
         body: Readable.from([bytes]),
       };
     },
-    async put(key: string, body: Buffer | Uint8Array | Readable) {
+    async put(key: string, body: Buffer | Uint8Array | Readable, options: { metadata?: Record<string, string> }) {
+      puts++;
       stored.set(key, body as Buffer);
+      storedMetadata.set(key, { ...options.metadata });
       afterPut(key);
       return { key, etag: null, size: (body as Buffer).length };
+    },
+    async head(key: string) {
+      const bytes = stored.get(key);
+      if (!bytes) return null;
+      const metadata = storedMetadata.get(key) ?? {};
+      return { key, etag: null, size: bytes.length, contentType: null, lastModified: new Date(), metadata };
     },
     async delete(key: string) {
       stored.delete(key);
@@ -164,7 +174,7 @@ function harness(
     clock,
   });
   const events = () => queued.map((p) => JSON.parse(p.body) as WebhookEvent);
-  return { edits, queued, events, runner, stored };
+  return { edits, queued, events, runner, stored, storedMetadata, puts: () => puts };
 }
 
 function contextOf(attempt = 1, maxAttempts = 3, controller = new AbortController()): JobContext {
@@ -179,7 +189,13 @@ describe('EditRunner', () => {
     assert.equal(key, `outputs/acme/${h.edits.record.id}.png`);
     assert.deepEqual(h.stored.get(key), Buffer.from('png-bytes'));
     assert.equal(h.edits.record.status, 'succeeded');
-    assert.deepEqual(h.edits.record.output, { key, width: 30, height: 20, format: 'png', seed: 7 });
+    assert.deepEqual(h.edits.record.output, {
+      key,
+      width: 30,
+      height: 20,
+      format: 'png',
+      seed: 7,
+    });
     assert.equal(h.edits.record.input.truncated, true);
     assert.equal(h.edits.progressWrites, 4);
     assert.deepEqual(h.edits.record.progress, { step: 4, total: 4 });
@@ -263,6 +279,67 @@ describe('EditRunner', () => {
     await h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf());
     assert.equal(h.events().filter((e) => e.type === 'edit.started').length, 0);
     assert.equal(h.edits.record.startedAt, '2026-01-01T00:00:05.000Z');
+  });
+
+  it('records, without re-running or writing again, the output a worker wrote before dying', async () => {
+    const record = recordOf({ status: 'running', startedAt: '2026-01-01T00:00:05.000Z', attempts: 1 });
+    const key = outputKeyOf('acme', record.id, 'png');
+    const editor = new ScriptedEditor();
+    const h = harness(
+      record,
+      editor,
+      new Map([[key, Buffer.from('png-bytes')]]),
+      undefined,
+      new Map([
+        [
+          key,
+          { tenant: 'acme', edit: record.id, width: '30', height: '20', truncated: 'true', random_weights: 'true' },
+        ],
+      ]),
+    );
+    assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf(2)), 'succeeded');
+    assert.equal(editor.calls, 0, 'not run again');
+    assert.equal(h.puts(), 0, 'not written again');
+    assert.equal(h.edits.record.status, 'succeeded');
+    assert.deepEqual(h.edits.record.output, {
+      key,
+      width: 30,
+      height: 20,
+      format: 'png',
+      seed: 7,
+      randomWeights: true,
+    });
+    assert.equal(h.edits.record.input.truncated, true);
+    assert.deepEqual(
+      h.events().map((e) => e.type),
+      ['edit.completed'],
+    );
+  });
+
+  it('runs a taken-over edit again when no usable output was written (none, or without size metadata)', async () => {
+    const record = recordOf({ status: 'running', startedAt: '2026-01-01T00:00:05.000Z' });
+    const key = outputKeyOf('acme', record.id, 'png');
+    for (const metadata of [null, { tenant: 'acme', edit: record.id }]) {
+      const editor = new ScriptedEditor();
+      const h = harness(
+        structuredClone(record),
+        editor,
+        metadata ? new Map([[key, Buffer.from('old')]]) : new Map(),
+        undefined,
+        metadata ? new Map([[key, metadata]]) : new Map(),
+      );
+      assert.equal(await h.runner.run({ editId: record.id, tenantId: 'acme' }, contextOf(2)), 'succeeded');
+      assert.equal(editor.calls, 1);
+      assert.equal(h.puts(), 1);
+      assert.deepEqual(h.storedMetadata.get(key), {
+        tenant: 'acme',
+        edit: record.id,
+        width: '30',
+        height: '20',
+        truncated: 'true',
+        random_weights: 'false',
+      });
+    }
   });
 
   it('fails bad input without a retry: NonRetryableJobError with the code, failed record, edit.completed', async () => {

@@ -39,6 +39,16 @@ export interface EditRunnerOptions {
   logger?: WorkerLogger;
 }
 
+/** An output object in S3 and what its edit record says about it. */
+interface WrittenOutput {
+  key: string;
+  width: number;
+  height: number;
+  truncated: boolean;
+  /** Made by the tiny models' random weights (local mode only). */
+  randomWeights: boolean;
+}
+
 /** Deterministic, so a re-run (retry, stalled job) overwrites the same object instead of leaving a second one. */
 export function outputKeyOf(tenantId: string, editId: string, format: OutputFormat): string {
   return `outputs/${tenantId}/${editId}.${format}`;
@@ -56,7 +66,7 @@ export class EditRunner {
 
   constructor(
     private readonly edits: EditRunStore,
-    private readonly objects: Pick<ObjectStore, 'get' | 'put' | 'delete'>,
+    private readonly objects: Pick<ObjectStore, 'get' | 'put' | 'head' | 'delete'>,
     private readonly editors: EditorPool,
     private readonly webhooks: EditWebhooks,
     private readonly options: EditRunnerOptions,
@@ -74,6 +84,11 @@ export class EditRunner {
     // A stalled job taken over by another worker was already `running`: its start was announced once.
     if (before.status === 'queued') await this.emit(record, WebhookEventType.EditStarted);
     if (record.cancelRequested) return this.finishCanceled(record);
+    if (before.status === 'running') {
+      // Taken over from a worker that died: if it died after writing the output, record that one, not a second.
+      const written = await this.outputWrittenBefore(record);
+      if (written) return this.recordSucceeded(record, written);
+    }
 
     const abort = new AbortController();
     const forward = () => abort.abort(context.signal.reason);
@@ -181,32 +196,70 @@ export class EditRunner {
     const key = outputKeyOf(record.tenantId, record.id, format);
     await this.objects.put(key, edited.bytes, {
       contentType: edited.contentType,
-      metadata: { tenant: record.tenantId, edit: record.id },
+      // The size and truncation travel with the object, so a takeover can record it (outputWrittenBefore).
+      metadata: {
+        tenant: record.tenantId,
+        edit: record.id,
+        width: String(edited.width),
+        height: String(edited.height),
+        truncated: String(edited.truncated),
+        random_weights: String(edited.randomWeights),
+      },
     });
+    return this.recordSucceeded(record, {
+      key,
+      width: edited.width,
+      height: edited.height,
+      truncated: edited.truncated,
+      randomWeights: edited.randomWeights,
+    });
+  }
+
+  private async recordSucceeded(record: EditRecord, output: WrittenOutput): Promise<EditRunOutcome> {
     const finished = await this.edits.transition(record.id, {
       from: ['running'],
       set: {
         status: 'succeeded',
         output: {
-          key,
-          width: edited.width,
-          height: edited.height,
-          format,
+          key: output.key,
+          width: output.width,
+          height: output.height,
+          format: record.input.output_format,
           seed: record.input.seed,
           // Only set when true, so a production record carries nothing extra.
-          ...(edited.randomWeights ? { randomWeights: true } : {}),
+          ...(output.randomWeights ? { randomWeights: true } : {}),
         },
         completedAt: this.clock().toISOString(),
         error: null,
-        truncated: edited.truncated,
+        truncated: output.truncated,
       },
     });
     if (!finished.applied) {
-      await this.dropUnrecordedOutput(key, finished.record);
+      await this.dropUnrecordedOutput(output.key, finished.record);
       return this.skip(record.id, finished.record?.status ?? 'gone');
     }
     await this.emit(finished.record, WebhookEventType.EditCompleted);
     return 'succeeded';
+  }
+
+  /**
+   * The output an earlier attempt wrote before its worker died between the PUT and the record (S3 PUTs are
+   * atomic, and the same edit always gives the same bytes), or null when there is none or it lacks the metadata
+   * the record needs (then the edit simply runs again).
+   */
+  private async outputWrittenBefore(record: EditRecord): Promise<WrittenOutput | null> {
+    const key = outputKeyOf(record.tenantId, record.id, record.input.output_format);
+    const info = await this.objects.head(key);
+    if (!info || info.metadata.edit !== record.id) return null;
+    const width = Number(info.metadata.width);
+    const height = Number(info.metadata.height);
+    const { truncated, random_weights: randomWeights } = info.metadata;
+    const isFlag = (value: string | undefined) => value === 'true' || value === 'false';
+    if (!Number.isInteger(width) || !Number.isInteger(height) || !isFlag(truncated) || !isFlag(randomWeights)) {
+      return null;
+    }
+    this.logger.info(`${record.id}: its output was written by an attempt that died; recorded without re-running`);
+    return { key, width, height, truncated: truncated === 'true', randomWeights: randomWeights === 'true' };
   }
 
   /**
