@@ -77,7 +77,9 @@ export async function ensureTinyModels(
   const config = namedConfig('tiny');
   const qwenConfig = namedQwenConfig('tiny');
   const key = createHash('sha256')
-    .update(JSON.stringify({ builder: builderFingerprint(), config, qwenConfig, seed, options, TINY_MODEL_SIZE_LEVELS }))
+    .update(
+      JSON.stringify({ builder: builderFingerprint(), config, qwenConfig, seed, options, TINY_MODEL_SIZE_LEVELS }),
+    )
     .digest('hex')
     .slice(0, 16);
   const modelsDir = join(cacheRoot, `tiny-${key}`);
