@@ -1,9 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { JobName, newEditId, newWebhookMessageId, type EditImagePayload } from '@step1x/contracts';
-import { closeRedisClient, createRedisClient, RedisKeys } from '@step1x/edit-store';
+import { RedisKeys } from '@step1x/edit-store';
 import {
   BullmqJobConsumer,
   BullmqJobQueue,
@@ -13,7 +12,7 @@ import {
   RedisCancelBus,
   type JobContext,
 } from '@step1x/job-queue';
-import { startRedisServer, type RedisServerHandle } from '../../support/redis-server';
+import { redisForSuite } from '../../support/redis-server';
 
 /** Records the order jobs run in; can block a job until released or canceled. */
 class RecordingEditHandler {
@@ -61,26 +60,13 @@ function untilTrue(check: () => boolean | Promise<boolean>, what: string, timeou
 }
 
 describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
-  let server: RedisServerHandle;
-  let command: Redis;
-  let blocking: Redis;
-
-  before(async () => {
-    server = await startRedisServer();
-    command = createRedisClient(server.url);
-    blocking = createRedisClient(server.url, 'blocking');
-  });
-  after(async () => {
-    await closeRedisClient(command);
-    await closeRedisClient(blocking);
-    await server.stop();
-  });
+  const redis = redisForSuite();
 
   const fresh = () => new RedisKeys(`q${randomUUID().slice(0, 8)}`);
 
   it('keeps lanes apart: positions, depth and removal of a queued edit', async () => {
     const keys = fresh();
-    const queue = new BullmqJobQueue({ connection: command, keys });
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
     const batch = [newEditId(), newEditId()];
     const interactive = [newEditId(), newEditId(), newEditId()];
     for (const id of batch) await queue.enqueueEdit({ editId: id, tenantId: 't' }, 'batch');
@@ -102,14 +88,14 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
 
   it('runs every interactive edit before any batch edit, one at a time', async () => {
     const keys = fresh();
-    const queue = new BullmqJobQueue({ connection: command, keys });
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
     const ids = { b1: newEditId(), b2: newEditId(), i1: newEditId(), i2: newEditId() };
     await queue.enqueueEdit({ editId: ids.b1, tenantId: 't' }, 'batch');
     await queue.enqueueEdit({ editId: ids.b2, tenantId: 't' }, 'batch');
     await queue.enqueueEdit({ editId: ids.i1, tenantId: 't' }, 'interactive');
     await queue.enqueueEdit({ editId: ids.i2, tenantId: 't' }, 'interactive');
     const handler = new RecordingEditHandler();
-    const consumer = new BullmqJobConsumer({ connection: blocking, keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await untilTrue(() => handler.order.length === 4, 'four edits to run');
     assert.deepEqual(handler.order, [ids.i1, ids.i2, ids.b1, ids.b2]);
@@ -119,13 +105,13 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
 
   it('fans a cancel out to the worker that holds the job, and cannot remove a running job', async () => {
     const keys = fresh();
-    const queue = new BullmqJobQueue({ connection: command, keys });
-    const publisherSide = new RedisCancelBus(command, keys);
-    const workerSide = new RedisCancelBus(command, keys);
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
+    const publisherSide = new RedisCancelBus(redis.command, keys);
+    const workerSide = new RedisCancelBus(redis.command, keys);
     const handler = new RecordingEditHandler();
     const editId = newEditId();
     handler.expectStart(editId);
-    const consumer = new BullmqJobConsumer({ connection: blocking, keys, cancelBus: workerSide });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, cancelBus: workerSide });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'interactive');
     await handler.started;
@@ -141,11 +127,11 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
 
   it('hands a running job back to the queue when the grace period ends', async () => {
     const keys = fresh();
-    const queue = new BullmqJobQueue({ connection: command, keys });
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
     const handler = new RecordingEditHandler();
     const editId = newEditId();
     handler.expectStart(editId);
-    const consumer = new BullmqJobConsumer({ connection: blocking, keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'batch');
     await handler.started;
@@ -153,7 +139,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     assert.equal(await queue.queuePosition(editId, 'batch'), 1);
     // A new worker takes it again.
     const next = new RecordingEditHandler();
-    const second = new BullmqJobConsumer({ connection: blocking, keys });
+    const second = new BullmqJobConsumer({ connection: redis.blocking, keys });
     await second.start(JobRegistry.fromInstances([next], [JobName.EditImage]));
     await untilTrue(() => next.order.includes(editId), 'the handed-back edit to run again');
     await second.close(1000);
@@ -162,7 +148,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
 
   it("reports the load an autoscaler reads: queued per lane, running, and each lane head's enqueue time", async () => {
     const keys = fresh();
-    const queue = new BullmqJobQueue({ connection: command, keys });
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
     assert.deepEqual(await queue.load(), {
       interactive: 0,
       batch: 0,
@@ -174,7 +160,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const held = newEditId();
     handler.expectStart(held);
-    const consumer = new BullmqJobConsumer({ connection: blocking, keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId: held, tenantId: 't' }, 'interactive');
     await handler.started;
@@ -198,7 +184,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
 
   it('queues webhook deliveries with a delay under one job per attempt', async () => {
     const keys = fresh();
-    const queue = new BullmqJobQueue({ connection: command, keys });
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
     const messageId = newWebhookMessageId();
     const payload = {
       messageId,
@@ -211,7 +197,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     };
     await queue.enqueueWebhook(payload, { delayMs: 60_000 });
     await queue.enqueueWebhook({ ...payload, attempt: 2 }, { delayMs: 60_000 });
-    const delayed = await command.zrange(`${keys.bullPrefix()}:webhook:delayed`, 0, -1);
+    const delayed = await redis.command.zrange(`${keys.bullPrefix()}:webhook:delayed`, 0, -1);
     assert.deepEqual(delayed.sort(), [`${messageId}.1`, `${messageId}.2`]);
     await queue.close();
   });

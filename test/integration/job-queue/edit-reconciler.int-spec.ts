@@ -1,12 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { JobName, NonRetryableJobError, type EditImagePayload, type EditRecord } from '@step1x/contracts';
-import { closeRedisClient, createRedisClient, RedisEditRepository, RedisKeys } from '@step1x/edit-store';
+import { RedisEditRepository, RedisKeys } from '@step1x/edit-store';
 import { BullmqJobConsumer, BullmqJobQueue, EditReconciler, JobRegistry, OnJob } from '@step1x/job-queue';
 import { makeRecord } from '../../support/edit-records';
-import { startRedisServer, type RedisServerHandle } from '../../support/redis-server';
+import { redisForSuite } from '../../support/redis-server';
 
 /** Fails every edit job for good, like a handler that refuses its input. */
 class RefusingEditHandler {
@@ -19,26 +18,13 @@ class RefusingEditHandler {
 }
 
 describe('EditReconciler: cancel atomicity and orphans after a crash (real redis-server)', () => {
-  let server: RedisServerHandle;
-  let command: Redis;
-  let blocking: Redis;
-
-  before(async () => {
-    server = await startRedisServer();
-    command = createRedisClient(server.url);
-    blocking = createRedisClient(server.url, 'blocking');
-  });
-  after(async () => {
-    await closeRedisClient(command);
-    await closeRedisClient(blocking);
-    await server.stop();
-  });
+  const redis = redisForSuite();
 
   /** A fresh key prefix per test: the record store and queue of one "deployment". */
   function deployment() {
     const keys = new RedisKeys(`r${randomUUID().slice(0, 8)}`);
-    const repo = new RedisEditRepository(command, keys, { retentionDays: 1 });
-    const queue = new BullmqJobQueue({ connection: command, keys });
+    const repo = new RedisEditRepository(redis.command, keys, { retentionDays: 1 });
+    const queue = new BullmqJobQueue({ connection: redis.command, keys });
     const settled: EditRecord[] = [];
     const reconciler = new EditReconciler(repo, queue, {
       graceMs: 10_000,
@@ -120,7 +106,7 @@ describe('EditReconciler: cancel atomicity and orphans after a crash (real redis
     const d = deployment();
     const record = await d.accept();
     const handler = new RefusingEditHandler();
-    const consumer = new BullmqJobConsumer({ connection: blocking, keys: d.keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys: d.keys });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     const deadline = Date.now() + 10_000;
     while ((await d.queue.editJobState(record.id)) !== 'failed' && Date.now() < deadline) {
