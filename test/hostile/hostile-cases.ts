@@ -34,6 +34,12 @@ export interface HostileCase {
 }
 
 const BOUNDARY = 'hostileBoundary7MA4YWxkTrZu0gW';
+
+/** A well-formed one-field multipart body whose CRLF line ends are replaced by `eol`. */
+function withLineEnds(eol: string): Buffer {
+  const body = multipartBody(BOUNDARY, [{ name: 'instruction', value: 'x' }]).toString('latin1');
+  return Buffer.from(body.replace(/\r\n/g, eol), 'latin1');
+}
 const EDIT_FIELDS = { instruction: 'make it blue', steps: '1' } as const;
 
 const auth = (ctx: HostileContext, other = false) => ({ authorization: `Bearer ${other ? ctx.otherKey : ctx.key}` });
@@ -305,34 +311,8 @@ function multipartCases(): HostileCase[] {
         ),
       { status: 400 },
     ],
-    [
-      'LF-only line ends',
-      (ctx) =>
-        multipart(
-          ctx,
-          Buffer.from(
-            multipartBody(BOUNDARY, [{ name: 'instruction', value: 'x' }])
-              .toString('latin1')
-              .replace(/\r\n/g, '\n'),
-            'latin1',
-          ),
-        ),
-      { status: 400 },
-    ],
-    [
-      'CR-only line ends',
-      (ctx) =>
-        multipart(
-          ctx,
-          Buffer.from(
-            multipartBody(BOUNDARY, [{ name: 'instruction', value: 'x' }])
-              .toString('latin1')
-              .replace(/\r\n/g, '\r'),
-            'latin1',
-          ),
-        ),
-      { status: 400 },
-    ],
+    ['LF-only line ends', (ctx) => multipart(ctx, withLineEnds('\n')), { status: 400 }],
+    ['CR-only line ends', (ctx) => multipart(ctx, withLineEnds('\r')), { status: 400 }],
     [
       'garbage body',
       (ctx) => multipart(ctx, Buffer.from('\x00\x01garbage\xff\xfe'.repeat(100), 'latin1')),

@@ -181,6 +181,16 @@ function contextOf(attempt = 1, maxAttempts = 3, controller = new AbortControlle
   return { jobId: 'job', attempt, maxAttempts, signal: controller.signal, reportProgress: async () => undefined };
 }
 
+/** An editor whose every edit throws `error` (the classified error a real pipeline would raise). */
+function editorThrowing(error: unknown): ImageEditor {
+  return {
+    edit: async () => {
+      throw error;
+    },
+    release: async () => undefined,
+  };
+}
+
 describe('EditRunner', () => {
   it('runs a queued edit to succeeded: deterministic output key, per-step progress, throttled webhooks', async () => {
     const h = harness(recordOf(), new ScriptedEditor());
@@ -343,12 +353,7 @@ describe('EditRunner', () => {
   });
 
   it('fails bad input without a retry: NonRetryableJobError with the code, failed record, edit.completed', async () => {
-    const editor: ImageEditor = {
-      edit: async () => {
-        throw new EditInputError('invalid_image', 'cannot decode');
-      },
-      release: async () => undefined,
-    };
+    const editor = editorThrowing(new EditInputError('invalid_image', 'cannot decode'));
     const h = harness(recordOf(), editor);
     await assert.rejects(
       h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()),
@@ -360,12 +365,7 @@ describe('EditRunner', () => {
   });
 
   it('fails an edit whose models produced NaN/Inf with model_numerics, without a retry (not infrastructure)', async () => {
-    const editor: ImageEditor = {
-      edit: async () => {
-        throw classifyPipelineError(new ModelNumericsError('vae_decoder', 3, NaN, 12));
-      },
-      release: async () => undefined,
-    };
+    const editor = editorThrowing(classifyPipelineError(new ModelNumericsError('vae_decoder', 3, NaN, 12)));
     const h = harness(recordOf(), editor);
     await assert.rejects(
       h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf()),
@@ -406,12 +406,7 @@ describe('EditRunner', () => {
   });
 
   it('rethrows infrastructure errors for a retry (record back to queued) and fails on the last attempt', async () => {
-    const broken: ImageEditor = {
-      edit: async () => {
-        throw new Error('GPU fell off the bus');
-      },
-      release: async () => undefined,
-    };
+    const broken = editorThrowing(new Error('GPU fell off the bus'));
     const h = harness(recordOf(), broken);
     await assert.rejects(h.runner.run({ editId: h.edits.record.id, tenantId: 'acme' }, contextOf(1, 2)), /GPU fell/);
     assert.equal(h.edits.record.status, 'queued');
