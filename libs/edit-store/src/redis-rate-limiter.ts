@@ -33,7 +33,9 @@ export class RedisRateLimiter implements RateLimiter {
     // then fails fast with 503 (error-response.ts), never hangs and is never let through unchecked.
     const common = { storeClient: redis, rejectIfRedisNotReady: true };
     const perSecond =
-      options.rps > 0 ? new RateLimiterRedis({ ...common, keyPrefix: keys.rateLimit('rps'), points: options.rps, duration: 1 }) : null;
+      options.rps > 0
+        ? new RateLimiterRedis({ ...common, keyPrefix: keys.rateLimit('rps'), points: options.rps, duration: 1 })
+        : null;
     this.requests =
       perSecond && options.burst > 0
         ? new BurstyRateLimiter(
@@ -48,7 +50,12 @@ export class RedisRateLimiter implements RateLimiter {
         : perSecond;
     this.edits =
       options.editsPerMin > 0
-        ? new RateLimiterRedis({ ...common, keyPrefix: keys.rateLimit('edits'), points: options.editsPerMin, duration: 60 })
+        ? new RateLimiterRedis({
+            ...common,
+            keyPrefix: keys.rateLimit('edits'),
+            points: options.editsPerMin,
+            duration: 60,
+          })
         : null;
   }
 

@@ -1,4 +1,12 @@
-import type { CompletedWebhookMessage, DeliverySubject, EditFailure, EditProgress, EditRecord, EditStatus, StoredEditOutput } from '@step1x/contracts';
+import type {
+  CompletedWebhookMessage,
+  DeliverySubject,
+  EditFailure,
+  EditProgress,
+  EditRecord,
+  EditStatus,
+  StoredEditOutput,
+} from '@step1x/contracts';
 
 /** A position in a tenant's edit list: newest first, ordered by (created_at, id). */
 export interface EditListPosition {

@@ -1,17 +1,25 @@
 import { createParamDecorator, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '@step1x/contracts';
-import type { ApiKeyStore } from '@step1x/edit-store';
+import { hashApiKey, type ApiKeyStore } from '@step1x/edit-store';
+import type { FastifyReply } from 'fastify';
 import { DEPS } from '../api-deps';
+import { RateLimits } from '../rate-limits/rate-limits.service';
 
-type AuthedRequest = FastifyRequest & { tenantId?: string };
+type AuthedRequest = FastifyRequest & { tenantId?: string; apiKeyId?: string };
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 
-/** `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. */
+/**
+ * `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. Then the key's
+ * request rate limit is counted (RateLimits), so every authenticated `/v1` answer carries its RateLimit fields.
+ */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  constructor(@Inject(DEPS.apiKeys) private readonly apiKeys: ApiKeyStore) {}
+  constructor(
+    @Inject(DEPS.apiKeys) private readonly apiKeys: ApiKeyStore,
+    private readonly rateLimits: RateLimits,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
@@ -29,6 +37,8 @@ export class BearerAuthGuard implements CanActivate {
       });
     }
     request.tenantId = tenantId;
+    request.apiKeyId = hashApiKey(match[1]);
+    await this.rateLimits.admitRequest(request.apiKeyId, context.switchToHttp().getResponse<FastifyReply>());
     return true;
   }
 }
