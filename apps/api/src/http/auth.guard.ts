@@ -11,8 +11,10 @@ type AuthedRequest = FastifyRequest & { tenantId?: string; apiKeyId?: string };
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 
 /**
- * `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. Then the key's
- * request rate limit is counted (RateLimits), so every authenticated `/v1` answer carries its RateLimit fields.
+ * `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. The presented key's
+ * request rate is counted first (RateLimits), so every answer to a request with a key carries the RateLimit
+ * fields, a flood with a wrong key is limited like any other, and a Redis outage answers 503 at once (the limiter
+ * refuses while the connection is down) instead of after the key lookup's reconnect retries.
  */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
@@ -30,6 +32,8 @@ export class BearerAuthGuard implements CanActivate {
         headers: { 'WWW-Authenticate': 'Bearer' },
       });
     }
+    request.apiKeyId = hashApiKey(match[1]);
+    await this.rateLimits.admitRequest(request.apiKeyId, context.switchToHttp().getResponse<FastifyReply>());
     const tenantId = await this.apiKeys.tenantForKey(match[1]);
     if (!tenantId) {
       throw new ApiError(ErrorCode.Unauthorized, 'the API key is not valid', {
@@ -37,8 +41,6 @@ export class BearerAuthGuard implements CanActivate {
       });
     }
     request.tenantId = tenantId;
-    request.apiKeyId = hashApiKey(match[1]);
-    await this.rateLimits.admitRequest(request.apiKeyId, context.switchToHttp().getResponse<FastifyReply>());
     return true;
   }
 }
