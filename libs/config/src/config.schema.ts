@@ -245,19 +245,19 @@ export const ENV_SCHEMA = {
 
   // --- rate limits (per API key, in Redis, shared by every API replica; 0 turns a limit off) ---
   RATE_LIMIT_RPS: intVar({
-    default: '100',
+    default: '1000',
     min: 0,
     max: 1_000_000,
     doc: 'Requests per second per API key over all `/v1` routes (1 s fixed windows); 0 = no limit.',
   }),
   RATE_LIMIT_BURST: intVar({
-    default: '200',
+    default: '2000',
     min: 0,
     max: 1_000_000,
     doc: 'Extra requests per 10 s a key may make once its per-second budget is spent.',
   }),
   RATE_LIMIT_EDITS_PER_MIN: intVar({
-    default: '1200',
+    default: '6000',
     min: 0,
     max: 10_000_000,
     doc: 'Edits per minute per API key (a batch item counts as one); 0 = no limit.',
