@@ -127,7 +127,15 @@ describe('rate limits shared by two API processes (e2e)', () => {
         'globex',
       );
     const answers: Answer[] = [];
-    for (let i = 0; i < EDITS_PER_MIN + 1; i++) answers.push(await create(i % 2));
+    for (let i = 0; i < EDITS_PER_MIN + 1; i++) {
+      answers.push(await create(i % 2));
+      if (i === 0) {
+        // A refused request creates no edit, so it is given back: the budget is for created edits.
+        const invalid = await call(1, '/v1/edits', { method: 'POST', body: multipartOf({ instruction: ' ' }, { bytes: png, type: 'image/png' }) }, 'globex'); // prettier-ignore
+        assert.equal(invalid.status, 400);
+        assert.equal(invalid.remaining, EDITS_PER_MIN - 1, 'the answer shows the budget after the refund');
+      }
+    }
     assert.deepEqual(
       answers.map((a) => [a.status, a.remaining]),
       [
@@ -141,6 +149,7 @@ describe('rate limits shared by two API processes (e2e)', () => {
     assert.equal(answers[0].policy, `${EDITS_PER_MIN};w=60`);
     assert.equal(answers[3].code, 'rate_limited');
     assert.ok(answers[3].retryAfter! >= 1 && answers[3].retryAfter! <= 60, `Retry-After ${answers[3].retryAfter}`);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1 s request window of those five calls
     const list = await call(0, '/v1/edits?limit=10', {}, 'globex');
     assert.equal(list.status, 200, 'reading is limited by the request rate only');
   });

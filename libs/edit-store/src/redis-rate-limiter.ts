@@ -71,6 +71,15 @@ export class RedisRateLimiter implements RateLimiter {
     if (count > limit) return Promise.resolve({ allowed: false, limit, remaining: 0, resetMs: 60_000 });
     return windowOf(this.edits.consume(keyId, count), limit);
   }
+
+  async refundEdits(keyId: string, count: number): Promise<RateLimitWindow> {
+    if (!this.edits) return UNLIMITED;
+    // `reward` lowers the window's counter; one that lands after its window ended credits the next window with
+    // at most `count` (the window of a refused request is seconds old, so this is rare and small).
+    const limit = this.options.editsPerMin;
+    const res = await this.edits.reward(keyId, count);
+    return { allowed: true, limit, remaining: Math.min(limit, res.remainingPoints), resetMs: res.msBeforeNext };
+  }
 }
 
 /** The library resolves with a RateLimiterRes when allowed and rejects with one when refused; other errors pass. */

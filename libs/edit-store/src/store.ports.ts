@@ -209,4 +209,6 @@ export interface RateLimiter {
   consumeRequest(keyId: string): Promise<RateLimitWindow>;
   /** `count` created edits of the key against the per-minute limit; nothing is counted when refused for size. */
   consumeEdits(keyId: string, count: number): Promise<RateLimitWindow>;
+  /** Gives back `count` edits counted for a request that then created none (it was refused). */
+  refundEdits(keyId: string, count: number): Promise<RateLimitWindow>;
 }

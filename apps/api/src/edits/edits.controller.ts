@@ -37,8 +37,18 @@ export class EditsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<EditObject> {
-    // RATE_LIMIT_EDITS_PER_MIN, counted before the body is read (a refusal costs nothing); docs/ARCHITECTURE.md.
+    // RATE_LIMIT_EDITS_PER_MIN, counted before the body is read (a refusal costs nothing) and given back when no
+    // edit comes of the request; docs/ARCHITECTURE.md "Rate limits".
     await this.rateLimits.consumeEdits(apiKeyId, tenantId, 1, reply);
+    try {
+      return await this.accept(tenantId, request, reply);
+    } catch (error) {
+      await this.rateLimits.refundEdits(apiKeyId, 1, reply).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async accept(tenantId: string, request: FastifyRequest, reply: FastifyReply): Promise<EditObject> {
     const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
     const wait = parsePreferWait(request.headers.prefer, this.config.limits.preferWaitMaxS);
     const { body, upload } = await readEditRequestBody(request);

@@ -20,7 +20,7 @@ function fakeReply() {
 }
 
 function limiter(requests: RateLimitWindow, edits: RateLimitWindow): RateLimiter {
-  return { consumeRequest: async () => requests, consumeEdits: async () => edits };
+  return { consumeRequest: async () => requests, consumeEdits: async () => edits, refundEdits: async () => edits };
 }
 
 const window = (allowed: boolean, limit: number, remaining: number, resetMs: number): RateLimitWindow => ({

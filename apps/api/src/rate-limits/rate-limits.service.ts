@@ -43,6 +43,17 @@ export class RateLimits {
     }
   }
 
+  /**
+   * Gives back edits counted by `consumeEdits` for a request that created none (refused as invalid, or failed), so
+   * the limit counts created edits. The reply's fields follow when they show the edits window.
+   */
+  async refundEdits(apiKeyId: string, count: number, reply?: FastifyReply): Promise<void> {
+    const window = await this.limiter.refundEdits(apiKeyId, count);
+    if (reply?.getHeader('RateLimit-Policy') === `${window.limit};w=${WINDOW_S.edits}`) {
+      void reply.headers({ 'RateLimit-Remaining': String(window.remaining) });
+    }
+  }
+
   private advertise(reply: FastifyReply, window: RateLimitWindow, limit: keyof typeof WINDOW_S): void {
     if (window.limit === 0) return; // this limit is off (RATE_LIMIT_*=0): nothing to advertise
     const shown = Number(reply.getHeader('RateLimit-Remaining'));
