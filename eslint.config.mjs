@@ -64,9 +64,12 @@ const CLIENTS = {
   'onnxruntime-node': ['onnxruntime-node', 'onnxruntime-node/*'],
   '@aws-sdk': ['@aws-sdk/*'],
   sharp: ['sharp'],
+  'rate-limiter-flexible': ['rate-limiter-flexible', 'rate-limiter-flexible/*'],
 };
 export const ADAPTER_FILES = [
   { files: ['libs/edit-store/src/redis-*.ts', 'libs/job-queue/src/redis-*.ts'], allow: ['ioredis'] },
+  // Rate limits shared by every API replica: rate-limiter-flexible on our ioredis client.
+  { files: ['libs/edit-store/src/redis-rate-limiter.ts'], allow: ['ioredis', 'rate-limiter-flexible'] },
   { files: ['libs/job-queue/src/bullmq-*.ts'], allow: ['bullmq', 'ioredis'] },
   { files: ['libs/pipeline/src/runtime/ort-session.ts'], allow: ['onnxruntime-node'] },
   { files: ['libs/storage/src/s3-object-store.ts'], allow: ['@aws-sdk'] },

@@ -1,6 +1,9 @@
 import type {
   ApiKeyStore,
+  DeliveryLog,
   EditRepository,
+  RateLimiter,
+  WebhookStateStore,
   IdempotencyStore,
   UploadStore,
   WebhookSecretStore,
@@ -42,6 +45,12 @@ export interface ApiDeps {
   imageFetcher: ImageFetcher;
   urlChecker: UrlChecker;
   imageInspector: ImageInspector;
+  /** Per-API-key request and edit counters shared by every replica (RateLimits). */
+  rateLimiter: RateLimiter;
+  /** Webhook delivery attempts of edits and batches (GET …/deliveries). */
+  deliveries: DeliveryLog;
+  /** The last `edit.completed` message of an edit, for replays. */
+  webhookState: WebhookStateStore;
   /** Checked by /readyz besides Redis and S3. @defaultValue [] */
   readiness?: ReadinessCheck[];
   /** S3 reachability for /readyz. @defaultValue a HEAD of a probe key */
@@ -62,6 +71,9 @@ export const DEPS = {
   imageInspector: Symbol('ImageInspector'),
   readiness: Symbol('ReadinessChecks'),
   pingObjectStore: Symbol('PingObjectStore'),
+  rateLimiter: Symbol('RateLimiter'),
+  deliveries: Symbol('DeliveryLog'),
+  webhookState: Symbol('WebhookStateStore'),
   config: Symbol('AppConfig'),
   clock: Symbol('Clock'),
 } as const;

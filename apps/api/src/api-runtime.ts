@@ -5,9 +5,12 @@ import {
   RedisApiKeyStore,
   RedisEditRepository,
   RedisIdempotencyStore,
+  RedisDeliveryLog,
   RedisKeys,
+  RedisRateLimiter,
   RedisUploadStore,
   RedisWebhookSecretStore,
+  RedisWebhookStateStore,
 } from '@step1x/edit-store';
 import { BullmqJobQueue, RedisCancelBus } from '@step1x/job-queue';
 import { createS3ObjectStore } from '@step1x/storage';
@@ -58,6 +61,9 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     urlChecker: new EgressUrlChecker(guard),
     imageInspector: new DecodingImageInspector(imageDecodeLimits(config)),
     pingObjectStore: () => objectStore.ping(),
+    rateLimiter: new RedisRateLimiter(redis, keys, config.rateLimits),
+    deliveries: new RedisDeliveryLog(redis, keys, config.retention.editRecordDays),
+    webhookState: new RedisWebhookStateStore(redis, keys),
   };
   return {
     deps,

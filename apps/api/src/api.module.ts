@@ -15,12 +15,16 @@ import { MetricsRegistry } from './metrics/metrics-registry';
 import { UploadsController } from './uploads/uploads.controller';
 import { UploadsService } from './uploads/uploads.service';
 import { WebhookSecretController } from './webhooks/webhook-secret.controller';
+import { RateLimits } from './rate-limits/rate-limits.service';
+import { EditWebhookOpsController } from './webhooks/edit-webhook-ops.controller';
+import { WebhookDeliveries } from './webhooks/webhook-deliveries.service';
 
 /** Registries are plain arrays (style (a)): every controller and service of the API, in one place. */
 export const API_CONTROLLERS = [
   EditsController,
   UploadsController,
   WebhookSecretController,
+  EditWebhookOpsController,
   HealthController,
   ScalingController,
   DocsController,
@@ -32,6 +36,8 @@ export const API_SERVICES = [
   CompletionWebhook,
   UploadsService,
   BearerAuthGuard,
+  RateLimits,
+  WebhookDeliveries,
 ];
 
 export interface ApiModuleOptions {
@@ -63,6 +69,9 @@ export class ApiModule {
       { provide: DEPS.urlChecker, useValue: deps.urlChecker },
       { provide: DEPS.imageInspector, useValue: deps.imageInspector },
       { provide: DEPS.readiness, useValue: deps.readiness ?? [] },
+      { provide: DEPS.rateLimiter, useValue: deps.rateLimiter },
+      { provide: DEPS.deliveries, useValue: deps.deliveries },
+      { provide: DEPS.webhookState, useValue: deps.webhookState },
       {
         provide: DEPS.pingObjectStore,
         useValue: deps.pingObjectStore ?? (async () => void (await deps.objectStore.head('.readyz-probe'))),

@@ -7,6 +7,7 @@ import {
   RedisEditRepository,
   RedisKeys,
   RedisWebhookSecretStore,
+  RedisWebhookStateStore,
 } from '@step1x/edit-store';
 import {
   BullmqJobConsumer,
@@ -26,6 +27,7 @@ import { EditorPool } from './edits/editor-pool';
 import { DeliverWebhookHandler } from './jobs/deliver-webhook.handler';
 import { EditImageHandler } from './jobs/edit-image.handler';
 import { loadWarmEditors, requireModelsDir } from './models/model-preflight';
+import { FreshCompletedBody } from './webhooks/completed-event-body';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
 
@@ -133,13 +135,15 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       schedule: createRetrySchedule({ delaysMs: config.webhooks.retryScheduleMs, jitter: config.webhooks.jitter }),
       timeoutMs: config.webhooks.timeoutMs,
     });
-    const delivery = new WebhookDeliveryService(
-      new RedisWebhookSecretStore(command, keys),
+    const delivery = new WebhookDeliveryService({
+      secrets: new RedisWebhookSecretStore(command, keys),
       sender,
-      new RedisDeliveryLog(command, keys, config.retention.editRecordDays),
-      jobQueue,
+      deliveries: new RedisDeliveryLog(command, keys, config.retention.editRecordDays),
+      queue: jobQueue,
+      state: new RedisWebhookStateStore(command, keys),
+      completedBodies: new FreshCompletedBody(edits, objectStore, config.limits.outputUrlTtlS),
       logger,
-    );
+    });
     const registry = JobRegistry.fromInstances([new EditImageHandler(runner), new DeliverWebhookHandler(delivery)]);
     // Before taking jobs, and every few minutes after: settle what a crash between two Redis steps left behind
     // (docs/ARCHITECTURE.md "Cancel and reconciliation"). Every step is a compare-and-set or an idempotent queue

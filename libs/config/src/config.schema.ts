@@ -236,6 +236,32 @@ export const ENV_SCHEMA = {
     max: 3_600_000,
     doc: 'At most one `edit.progress` per edit per interval.',
   }),
+  WEBHOOK_SECRET_OVERLAP_S: intVar({
+    default: '86400',
+    min: 0,
+    max: 30 * 86_400,
+    doc: 'After POST /v1/webhooks/secret/rotate, deliveries are signed with the new and the old secret this long.',
+  }),
+
+  // --- rate limits (per API key, in Redis, shared by every API replica; 0 turns a limit off) ---
+  RATE_LIMIT_RPS: intVar({
+    default: '1000',
+    min: 0,
+    max: 1_000_000,
+    doc: 'Requests per second per API key over all `/v1` routes (1 s fixed windows); 0 = no limit.',
+  }),
+  RATE_LIMIT_BURST: intVar({
+    default: '2000',
+    min: 0,
+    max: 1_000_000,
+    doc: 'Extra requests per 10 s a key may make once its per-second budget is spent.',
+  }),
+  RATE_LIMIT_EDITS_PER_MIN: intVar({
+    default: '6000',
+    min: 0,
+    max: 10_000_000,
+    doc: 'Edits per minute per API key (a batch item counts as one); 0 = no limit.',
+  }),
 } satisfies Record<string, EnvVar<unknown, string | undefined>>;
 
 export type EnvSchema = typeof ENV_SCHEMA;

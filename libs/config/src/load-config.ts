@@ -51,7 +51,16 @@ export interface AppConfig {
     /** ORT_MEM_PATTERN */
     memPattern: boolean;
   };
-  webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
+  webhooks: {
+    retryScheduleMs: number[];
+    jitter: number;
+    timeoutMs: number;
+    progressMinIntervalMs: number;
+    /** WEBHOOK_SECRET_OVERLAP_S: how long a rotated-out secret still signs deliveries. */
+    secretOverlapS: number;
+  };
+  /** Per API key, in Redis (docs/ARCHITECTURE.md "Rate limits"); 0 turns a limit off. */
+  rateLimits: { rps: number; burst: number; editsPerMin: number };
 }
 
 export interface ConfigProblem {
@@ -189,7 +198,9 @@ export function loadConfig(env: Env): AppConfig {
       jitter: p.WEBHOOK_RETRY_JITTER,
       timeoutMs: p.WEBHOOK_TIMEOUT_MS,
       progressMinIntervalMs: p.WEBHOOK_PROGRESS_MIN_INTERVAL_MS,
+      secretOverlapS: p.WEBHOOK_SECRET_OVERLAP_S,
     },
+    rateLimits: { rps: p.RATE_LIMIT_RPS, burst: p.RATE_LIMIT_BURST, editsPerMin: p.RATE_LIMIT_EDITS_PER_MIN },
   };
 }
 

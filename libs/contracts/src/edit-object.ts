@@ -75,6 +75,25 @@ export interface EditObject {
   output: EditOutput | null;
   error: EditFailure | null;
   metadata: Record<string, unknown> | null;
+  /** `status`: none (no URL), pending, delivered (the `edit.completed` arrived), failed (its retries were spent). */
+  webhook: EditWebhookView;
+}
+
+export interface EditWebhookView {
+  url: string | null;
+  status: 'none' | 'pending' | 'delivered' | 'failed';
+  /** Delivery attempts of every event of this edit so far. */
+  attempts: number;
+}
+
+/** The last `edit.completed` webhook message of an edit, kept so a replay sends it again under its id. */
+export interface CompletedWebhookMessage {
+  /** `msg_<ulid>` (`webhook-id`). */
+  messageId: string;
+  /** The event's `timestamp` (ISO-8601): when the edit completed, the same on every attempt. */
+  eventAt: string;
+  /** Highest attempt number made so far; a replay is the next one. */
+  lastAttempt: number;
 }
 
 /** Where the finished image lives; the URL is signed when the edit is read. */
@@ -115,6 +134,8 @@ export interface EditRecord {
   error: EditFailure | null;
   metadata: Record<string, unknown> | null;
   webhook: EditWebhookTarget | null;
+  /** Written by the webhook delivery worker; absent until its first attempt (then `pending` while a URL is set). */
+  webhookDelivery?: { status: 'pending' | 'delivered' | 'failed'; attempts: number };
 }
 
 export interface PresentEditOptions {
@@ -152,5 +173,15 @@ export function presentEdit(record: EditRecord, options: PresentEditOptions): Ed
     output,
     error: record.error ? { ...record.error } : null,
     metadata: record.metadata,
+    webhook: presentWebhook(record),
+  };
+}
+
+function presentWebhook(record: EditRecord): EditWebhookView {
+  if (!record.webhook) return { url: null, status: 'none', attempts: 0 };
+  return {
+    url: record.webhook.url,
+    status: record.webhookDelivery?.status ?? 'pending',
+    attempts: record.webhookDelivery?.attempts ?? 0,
   };
 }

@@ -13,6 +13,11 @@ export const ErrorCode = {
   IdempotencyConflict: 'idempotency_conflict',
   IdempotencyInProgress: 'idempotency_in_progress',
   NotCancelable: 'not_cancelable',
+  /**
+   * Not in the contract's 409 row (named like `not_cancelable`): POST /v1/edits/{id}/webhooks/replay when the edit
+   * has no webhook URL or no `edit.completed` was sent yet; the message says which.
+   */
+  NotReplayable: 'not_replayable',
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
   InvalidImage: 'invalid_image',
@@ -47,6 +52,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   idempotency_conflict: 409,
   idempotency_in_progress: 409,
   not_cancelable: 409,
+  not_replayable: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid_image: 422,

@@ -45,6 +45,26 @@ export interface DeliverWebhookPayload {
   body: string;
   /** 1-based number of this attempt (as `WebhookSender.deliver` counts); a retry enqueues `plan.attempt`. */
   attempt: number;
+  /**
+   * Whose delivery log records the attempts (GET /v1/{edits,batches}/{id}/deliveries). Absent: the edit `editId`.
+   * A batch's own events (`batch.*`) name their batch here.
+   */
+  subject?: DeliverySubject;
+  /**
+   * A replay (POST /v1/edits/{id}/webhooks/replay): one more attempt of a message whose retries may be spent; it is
+   * not retried on failure (a client replays again).
+   */
+  replay?: boolean;
+}
+
+/** What a webhook delivery log belongs to. */
+export interface DeliverySubject {
+  kind: 'edit' | 'batch';
+  id: string;
+}
+
+export function deliverySubjectOf(payload: Pick<DeliverWebhookPayload, 'editId' | 'subject'>): DeliverySubject {
+  return payload.subject ?? { kind: 'edit', id: payload.editId };
 }
 
 export interface JobPayloads {

@@ -68,6 +68,14 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
     ),
     error: nullable(object({ code: { type: 'string' }, message: { type: 'string' } })),
     metadata: nullable({ type: 'object', additionalProperties: true }),
+    webhook: object(
+      {
+        url: nullable({ type: 'string', format: 'uri' }),
+        status: { type: 'string', enum: ['none', 'pending', 'delivered', 'failed'] },
+        attempts: { type: 'integer', minimum: 0, description: 'delivery attempts of every event of this edit' },
+      },
+      '`none` without a webhook URL; `delivered` once `edit.completed` arrived; `failed` once its retries were spent',
+    ),
   },
   'An edit. `status`: queued → running → succeeded | failed | canceled.',
 );

@@ -84,7 +84,17 @@ export function decodeEditRecord(editId: string, hash: EditHash): EditRecord | n
     error: json(editId, hash, 'error'),
     metadata: json(editId, hash, 'metadata'),
     webhook: json(editId, hash, 'webhook'),
+    ...decodeWebhookDelivery(hash),
   };
+}
+
+const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+
+/** `webhook_status` / `webhook_attempts`, written by the delivery worker (redis-webhook-state.ts). */
+function decodeWebhookDelivery(hash: EditHash): Pick<EditRecord, 'webhookDelivery'> {
+  const status = hash.webhook_status as (typeof WEBHOOK_DELIVERY_STATUSES)[number] | undefined;
+  if (status === undefined || !WEBHOOK_DELIVERY_STATUSES.includes(status)) return {};
+  return { webhookDelivery: { status, attempts: Number(hash.webhook_attempts ?? '0') } };
 }
 
 const MS_DIGITS = 15;

@@ -36,5 +36,6 @@ export function isRedisUnavailableError(error: unknown): boolean {
   if (error.name === 'MaxRetriesPerRequestError') return true;
   const code = (error as NodeJS.ErrnoException).code;
   if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTCONN'].includes(code)) return true;
-  return /^(Connection is closed\.|Stream isn't writeable)/.test(error.message);
+  // The last: rate-limiter-flexible's refusal while the connection is not ready (redis-rate-limiter.ts).
+  return /^(Connection is closed\.|Stream isn't writeable|Redis connection is not ready)/.test(error.message);
 }

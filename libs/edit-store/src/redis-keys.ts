@@ -57,6 +57,29 @@ export class RedisKeys {
     return `${this.prefix}:edit:cancel`;
   }
 
+  /** STRING `whsec_…`: the secret a rotation replaced, still signing deliveries. TTL: WEBHOOK_SECRET_OVERLAP_S. */
+  tenantPreviousWebhookSecret(tenantId: string): string {
+    return `${this.prefix}:tenant:${tenantId}:webhook_secret_previous`;
+  }
+
+  /** LIST of JSON webhook delivery attempts of a batch's own events. TTL: edit retention. */
+  batchDeliveries(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}:deliveries`;
+  }
+
+  /** The delivery log of an edit or a batch. */
+  deliveries(subject: { kind: 'edit' | 'batch'; id: string }): string {
+    return subject.kind === 'batch' ? this.batchDeliveries(subject.id) : this.editDeliveries(subject.id);
+  }
+
+  /**
+   * Key prefix of one rate limit's counters (`rps`, `burst`, `edits`): rate-limiter-flexible appends
+   * `:<sha256 of the API key>` and gives each counter its window as TTL (at most 60 s).
+   */
+  rateLimit(limit: 'rps' | 'burst' | 'edits'): string {
+    return `${this.prefix}:ratelimit:${limit}`;
+  }
+
   /** BullMQ's own prefix: its keys are `<prefix>:bull:<queue>:…` (BullMQ manages their lifetimes). */
   bullPrefix(): string {
     return `${this.prefix}:bull`;

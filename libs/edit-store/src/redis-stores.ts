@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { DeliverySubject } from '@step1x/contracts';
 import { hashApiKey, RedisKeys } from './redis-keys';
 import type {
   ApiKeySeed,
@@ -156,7 +157,47 @@ export class RedisWebhookSecretStore implements WebhookSecretStore {
   async get(tenantId: string): Promise<string | null> {
     return this.redis.getex(this.keys.tenantWebhookSecret(tenantId), 'EX', this.ttlS);
   }
+
+  async rotate(
+    tenantId: string,
+    next: string,
+    overlapS: number,
+  ): Promise<{ secret: string; previousExpiresAt: Date | null }> {
+    const [kept, expiresAtMs] = (await this.redis.eval(
+      ROTATE_SECRET_SCRIPT,
+      2,
+      this.keys.tenantWebhookSecret(tenantId),
+      this.keys.tenantPreviousWebhookSecret(tenantId),
+      next,
+      this.ttlS,
+      overlapS,
+    )) as [number, number];
+    return { secret: next, previousExpiresAt: kept === 1 ? new Date(Number(expiresAtMs)) : null };
+  }
+
+  async signingSecrets(tenantId: string, create: () => string): Promise<string[]> {
+    const current = await this.getOrCreate(tenantId, create);
+    const previous = await this.redis.get(this.keys.tenantPreviousWebhookSecret(tenantId));
+    return previous && previous !== current ? [current, previous] : [current];
+  }
 }
+
+/**
+ * KEYS[1] current secret, KEYS[2] previous secret (same prefix, so one hash slot); ARGV[1] new secret, ARGV[2] its
+ * TTL s, ARGV[3] overlap s. The current secret becomes the previous one for the overlap; the expiry comes from
+ * Redis's clock, the one that ends it. Returns {1, expiry ms} or {0, 0} when there was nothing to keep.
+ */
+const ROTATE_SECRET_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+if (not current) or tonumber(ARGV[3]) <= 0 then
+  redis.call('DEL', KEYS[2])
+  return { 0, 0 }
+end
+redis.call('SET', KEYS[2], current, 'EX', tonumber(ARGV[3]))
+local time = redis.call('TIME')
+return { 1, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[3]) * 1000 }
+`;
 
 export class RedisDeliveryLog implements DeliveryLog {
   constructor(
@@ -165,8 +206,8 @@ export class RedisDeliveryLog implements DeliveryLog {
     private readonly retentionDays: number,
   ) {}
 
-  async record(editId: string, entry: DeliveryLogEntry): Promise<void> {
-    const key = this.keys.editDeliveries(editId);
+  async record(subject: DeliverySubject, entry: DeliveryLogEntry): Promise<void> {
+    const key = this.keys.deliveries(subject);
     await this.redis
       .multi()
       .rpush(key, JSON.stringify(entry))
@@ -174,8 +215,8 @@ export class RedisDeliveryLog implements DeliveryLog {
       .exec();
   }
 
-  async list(editId: string): Promise<DeliveryLogEntry[]> {
-    const items = await this.redis.lrange(this.keys.editDeliveries(editId), 0, -1);
+  async list(subject: DeliverySubject): Promise<DeliveryLogEntry[]> {
+    const items = await this.redis.lrange(this.keys.deliveries(subject), 0, -1);
     return items.map((item) => JSON.parse(item) as DeliveryLogEntry);
   }
 }

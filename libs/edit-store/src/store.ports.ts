@@ -1,4 +1,12 @@
-import type { EditFailure, EditProgress, EditRecord, EditStatus, StoredEditOutput } from '@step1x/contracts';
+import type {
+  CompletedWebhookMessage,
+  DeliverySubject,
+  EditFailure,
+  EditProgress,
+  EditRecord,
+  EditStatus,
+  StoredEditOutput,
+} from '@step1x/contracts';
 
 /** A position in a tenant's edit list: newest first, ordered by (created_at, id). */
 export interface EditListPosition {
@@ -125,6 +133,13 @@ export interface WebhookSecretStore {
   /** The tenant's `whsec_…` secret, created with `create()` on first use (races resolve to one winner). */
   getOrCreate(tenantId: string, create: () => string): Promise<string>;
   get(tenantId: string): Promise<string | null>;
+  /**
+   * Makes `next` the secret and keeps the one it replaces for `overlapS` seconds, in one step (a second rotation
+   * within the overlap drops the oldest). `previousExpiresAt` is null when there was no secret to keep.
+   */
+  rotate(tenantId: string, next: string, overlapS: number): Promise<{ secret: string; previousExpiresAt: Date | null }>;
+  /** Every secret a delivery is signed with now: the current one first, then the rotated-out one in its overlap. */
+  signingSecrets(tenantId: string, create: () => string): Promise<string[]>;
 }
 
 /**
@@ -143,9 +158,26 @@ export interface DeliveryLogEntry {
   next_retry_at: string | null;
 }
 
+/** The attempts of an edit's or a batch's webhooks, oldest first (`RedisKeys.deliveries`). */
 export interface DeliveryLog {
-  record(editId: string, entry: DeliveryLogEntry): Promise<void>;
-  list(editId: string): Promise<DeliveryLogEntry[]>;
+  record(subject: DeliverySubject, entry: DeliveryLogEntry): Promise<void>;
+  list(subject: DeliverySubject): Promise<DeliveryLogEntry[]>;
+}
+
+/** `webhook.status` of the edit object (CONTRACT.md "The edit object"). */
+export type WebhookDeliveryStatus = 'none' | 'pending' | 'delivered' | 'failed';
+
+/**
+ * The delivery worker's view of an edit's webhooks, kept in the edit's own hash (so GET reads it with the record):
+ * the status and attempt count shown as `webhook`, and the last `edit.completed` message, which a replay sends again.
+ */
+export interface WebhookStateStore {
+  /** Counts one attempt and sets the status; a no-op when the edit record is gone. */
+  recordAttempt(editId: string, status: Exclude<WebhookDeliveryStatus, 'none'>): Promise<void>;
+  /** Remembers the `edit.completed` message (id, event time, last attempt number) for replays. */
+  rememberCompleted(editId: string, message: CompletedWebhookMessage): Promise<void>;
+  /** Status → pending before a replay is queued; returns the message to replay, or null when none was sent yet. */
+  beginReplay(editId: string): Promise<CompletedWebhookMessage | null>;
 }
 
 export interface UploadRecord {
@@ -159,4 +191,24 @@ export interface UploadRecord {
 export interface UploadStore {
   remember(imageKey: string, upload: UploadRecord): Promise<void>;
   find(imageKey: string): Promise<UploadRecord | null>;
+}
+
+/** A result of `RateLimiter.consume`: the window's budget after this call. */
+export interface RateLimitWindow {
+  allowed: boolean;
+  /** Points per window. */
+  limit: number;
+  remaining: number;
+  /** Until the window resets (or, when refused, until the points needed are free). */
+  resetMs: number;
+}
+
+/** Fixed-window counters shared by every API replica (rate-limiter-flexible on Redis, `redis-rate-limiter.ts`). */
+export interface RateLimiter {
+  /** One request of the key against the per-second limit, then against the burst pool once that is spent. */
+  consumeRequest(keyId: string): Promise<RateLimitWindow>;
+  /** `count` created edits of the key against the per-minute limit; nothing is counted when refused for size. */
+  consumeEdits(keyId: string, count: number): Promise<RateLimitWindow>;
+  /** Gives back `count` edits counted for a request that then created none (it was refused). */
+  refundEdits(keyId: string, count: number): Promise<RateLimitWindow>;
 }

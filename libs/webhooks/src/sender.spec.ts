@@ -67,7 +67,7 @@ describe('WebhookSender', () => {
     const headers = request.options.headers ?? {};
     assert.equal(headers['content-type'], 'application/json');
     assert.equal(headers['webhook-id'], msg.webhookId);
-    assert.deepEqual(new Webhook(msg.secret).verify(msg.payload, headers), JSON.parse(msg.payload));
+    assert.deepEqual(new Webhook(msg.secret as string).verify(msg.payload, headers), JSON.parse(msg.payload));
 
     assert.deepEqual(result.plan, { action: 'done' });
     assert.equal(result.record.status, 204);

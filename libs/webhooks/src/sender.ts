@@ -21,8 +21,8 @@ export interface WebhookMessage {
   /** `msg_<ulid>`, the same for every attempt of one event. */
   webhookId: string;
   url: string;
-  /** `whsec_…` of the endpoint. */
-  secret: string;
+  /** `whsec_…` of the endpoint; during a rotation's overlap the new and the old one (each signs). */
+  secret: string | readonly string[];
   /** The serialized event (serializeWebhookEvent), byte-identical on every attempt. */
   payload: string;
 }

@@ -89,3 +89,18 @@ describe('signWebhook', () => {
     assert.throws(() => new Webhook(secret).verify(payload, { ...headers }), WebhookVerificationError);
   });
 });
+
+describe('signatures during a secret rotation', () => {
+  it('list one v1 signature per secret, and the public library verifies with either secret alone', () => {
+    const [next, old, stranger] = [generateWebhookSecret(), generateWebhookSecret(), generateWebhookSecret()];
+    const body = '{"type":"edit.completed"}';
+    const headers = buildWebhookHeaders(newWebhookId(), body, [next, old]);
+    const signatures = headers['webhook-signature'].split(' ');
+    assert.equal(signatures.length, 2);
+    assert.ok(signatures.every((signature) => signature.startsWith('v1,')));
+    assert.deepEqual(new Webhook(next).verify(body, { ...headers }), JSON.parse(body));
+    assert.deepEqual(new Webhook(old).verify(body, { ...headers }), JSON.parse(body));
+    assert.throws(() => new Webhook(stranger).verify(body, { ...headers }), WebhookVerificationError);
+    assert.throws(() => buildWebhookHeaders(newWebhookId(), body, []), InvalidWebhookSecretError);
+  });
+});

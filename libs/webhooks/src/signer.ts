@@ -63,17 +63,23 @@ export interface WebhookHeaders {
   'webhook-signature': string;
 }
 
-/** The three Standard Webhooks headers for one attempt (the timestamp is the attempt's send time). */
+/**
+ * The three Standard Webhooks headers for one attempt (the timestamp is the attempt's send time). With several
+ * secrets (a rotation's overlap: new first, then old) the signature header lists one `v1,…` per secret,
+ * space-separated, and a receiver holding either secret verifies it (Standard Webhooks, "Signature scheme").
+ */
 export function buildWebhookHeaders(
   webhookId: string,
   payload: string | Buffer,
-  secret: string,
+  secret: string | readonly string[],
   sentAt: Date = new Date(),
 ): WebhookHeaders {
   const timestamp = Math.floor(sentAt.getTime() / 1000);
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0) throw new InvalidWebhookSecretError('no secret to sign with');
   return {
     'webhook-id': webhookId,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook({ webhookId, timestamp, payload, secret }),
+    'webhook-signature': secrets.map((key) => signWebhook({ webhookId, timestamp, payload, secret: key })).join(' '),
   };
 }

@@ -252,9 +252,10 @@ describe('Redis small stores (real redis-server)', () => {
       error: { code: 'unexpected_status', message: 'HTTP 500' },
       next_retry_at: new Date().toISOString(),
     };
-    await log.record('edit_A', attempt);
-    await log.record('edit_A', { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null });
-    assert.deepEqual(await log.list('edit_A'), [
+    const edit = { kind: 'edit', id: 'edit_A' } as const;
+    await log.record(edit, attempt);
+    await log.record(edit, { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null });
+    assert.deepEqual(await log.list(edit), [
       attempt,
       { ...attempt, attempt: 2, status: 200, error: null, next_retry_at: null },
     ]);

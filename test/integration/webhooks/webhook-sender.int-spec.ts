@@ -62,7 +62,7 @@ describe('WebhookSender against a receiver on 127.0.0.2', () => {
     );
     const received = requestsTo('/retry-500');
     assert.equal(received.length, 2);
-    const verifier = new Webhook(message.secret);
+    const verifier = new Webhook(message.secret as string);
     for (const request of received) {
       assert.equal(request.method, 'POST');
       assert.equal(request.headers['webhook-id'], message.webhookId);

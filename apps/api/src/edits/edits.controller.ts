@@ -11,6 +11,7 @@ import {
 import type { AppConfig } from '@step1x/config';
 import { DEPS } from '../api-deps';
 import { BearerAuthGuard, Tenant } from '../http/auth.guard';
+import { ApiKeyId, RateLimits } from '../rate-limits/rate-limits.service';
 import { CancelEditDoc, CreateEditDoc, GetEditDoc, ListEditsDoc } from '../openapi/route-docs';
 import { abortSignalFor, readEditRequestBody } from './edit-request-reader';
 import { EditsService } from './edits.service';
@@ -25,15 +26,29 @@ export class EditsController {
   constructor(
     private readonly edits: EditsService,
     @Inject(DEPS.config) private readonly config: AppConfig,
+    private readonly rateLimits: RateLimits,
   ) {}
 
   @Post()
   @CreateEditDoc()
   async create(
     @Tenant() tenantId: string,
+    @ApiKeyId() apiKeyId: string,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<EditObject> {
+    // RATE_LIMIT_EDITS_PER_MIN, counted before the body is read (a refusal costs nothing) and given back when no
+    // edit comes of the request; docs/ARCHITECTURE.md "Rate limits".
+    await this.rateLimits.consumeEdits(apiKeyId, tenantId, 1, reply);
+    try {
+      return await this.accept(tenantId, request, reply);
+    } catch (error) {
+      await this.rateLimits.refundEdits(apiKeyId, 1, reply).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async accept(tenantId: string, request: FastifyRequest, reply: FastifyReply): Promise<EditObject> {
     const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
     const wait = parsePreferWait(request.headers.prefer, this.config.limits.preferWaitMaxS);
     const { body, upload } = await readEditRequestBody(request);

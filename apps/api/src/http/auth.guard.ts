@@ -1,17 +1,27 @@
 import { createParamDecorator, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, ErrorCode } from '@step1x/contracts';
-import type { ApiKeyStore } from '@step1x/edit-store';
+import { hashApiKey, type ApiKeyStore } from '@step1x/edit-store';
+import type { FastifyReply } from 'fastify';
 import { DEPS } from '../api-deps';
+import { RateLimits } from '../rate-limits/rate-limits.service';
 
-type AuthedRequest = FastifyRequest & { tenantId?: string };
+type AuthedRequest = FastifyRequest & { tenantId?: string; apiKeyId?: string };
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i;
 
-/** `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. */
+/**
+ * `Authorization: Bearer <key>`; the key's sha256 is looked up in Redis and names the tenant. The presented key's
+ * request rate is counted first (RateLimits), so every answer to a request with a key carries the RateLimit
+ * fields, a flood with a wrong key is limited like any other, and a Redis outage answers 503 at once (the limiter
+ * refuses while the connection is down) instead of after the key lookup's reconnect retries.
+ */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  constructor(@Inject(DEPS.apiKeys) private readonly apiKeys: ApiKeyStore) {}
+  constructor(
+    @Inject(DEPS.apiKeys) private readonly apiKeys: ApiKeyStore,
+    private readonly rateLimits: RateLimits,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
@@ -22,6 +32,8 @@ export class BearerAuthGuard implements CanActivate {
         headers: { 'WWW-Authenticate': 'Bearer' },
       });
     }
+    request.apiKeyId = hashApiKey(match[1]);
+    await this.rateLimits.admitRequest(request.apiKeyId, context.switchToHttp().getResponse<FastifyReply>());
     const tenantId = await this.apiKeys.tenantForKey(match[1]);
     if (!tenantId) {
       throw new ApiError(ErrorCode.Unauthorized, 'the API key is not valid', {

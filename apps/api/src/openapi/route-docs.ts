@@ -5,7 +5,7 @@ import { ERROR_STATUS, type ErrorCode } from '@step1x/contracts';
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** One documented response per status, listing the contract's codes it may carry. */
-function errors(...codes: ErrorCode[]): MethodDecorator[] {
+export function errors(...codes: ErrorCode[]): MethodDecorator[] {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of [...codes, 'unauthorized' as const, 'internal_error' as const]) {
     byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeliverWebhookPayload } from '@step1x/contracts';
+import type { CompletedWebhookMessage, DeliverWebhookPayload } from '@step1x/contracts';
 import type { DeliveryLogEntry } from '@step1x/edit-store';
 import type { DeliveryResult, WebhookMessage } from '@step1x/webhooks';
 import { WebhookDeliveryService } from './webhook-delivery.service';
@@ -15,32 +15,44 @@ const PAYLOAD: DeliverWebhookPayload = {
   attempt: 1,
 };
 
-function setup(result: (attempt: number) => Omit<DeliveryResult, 'record'> & { status: number | null }) {
+function setup(
+  result: (attempt: number) => Omit<DeliveryResult, 'record'> & { status: number | null },
+  options: { previousSecret?: string; freshBody?: string | null } = {},
+) {
   const sent: Array<{ message: WebhookMessage; attempt: number }> = [];
   const logged: Array<{ editId: string; entry: DeliveryLogEntry }> = [];
   const queued: Array<{ payload: DeliverWebhookPayload; delayMs?: number }> = [];
+  const states: string[] = [];
+  const completed: CompletedWebhookMessage[] = [];
   const secrets = new Map<string, string>();
-  const service = new WebhookDeliveryService(
-    {
-      getOrCreate: async (tenant, create) => {
+  const service = new WebhookDeliveryService({
+    secrets: {
+      signingSecrets: async (tenant, create) => {
         if (!secrets.has(tenant)) secrets.set(tenant, create());
-        return secrets.get(tenant)!;
+        return options.previousSecret ? [secrets.get(tenant)!, options.previousSecret] : [secrets.get(tenant)!];
       },
     },
-    {
+    sender: {
       deliver: async (message, attempt) => {
         sent.push({ message, attempt });
         const { status, ...rest } = result(attempt);
+        const next_retry_at = rest.plan.action === 'retry' ? rest.plan.at.toISOString() : null;
         return {
           ...rest,
-          record: { attempt, at: new Date(0).toISOString(), status, duration_ms: 3, error: null, next_retry_at: null },
+          record: { attempt, at: new Date(0).toISOString(), status, duration_ms: 3, error: null, next_retry_at },
         };
       },
     },
-    { record: async (editId, entry) => void logged.push({ editId, entry }), list: async () => [] },
-    { enqueueWebhook: async (payload, options) => void queued.push({ payload, delayMs: options?.delayMs }) },
-  );
-  return { service, sent, logged, queued, secrets };
+    deliveries: { record: async (subject, entry) => void logged.push({ editId: subject.id, entry }) },
+    queue: { enqueueWebhook: async (payload, options) => void queued.push({ payload, delayMs: options?.delayMs }) },
+    state: {
+      recordAttempt: async (_editId, status) => void states.push(status),
+      rememberCompleted: async (_editId, message) => void completed.push(message),
+      beginReplay: async () => null,
+    },
+    completedBodies: { render: async () => options.freshBody ?? null },
+  });
+  return { service, sent, logged, queued, secrets, states, completed };
 }
 
 describe('WebhookDeliveryService', () => {
@@ -52,7 +64,7 @@ describe('WebhookDeliveryService', () => {
     }));
     assert.deepEqual(await s.service.deliver(PAYLOAD), { status: 204, next: 'done' });
     assert.match(s.secrets.get('acme')!, /^whsec_/);
-    assert.equal(s.sent[0].message.secret, s.secrets.get('acme'));
+    assert.deepEqual(s.sent[0].message.secret, [s.secrets.get('acme')]);
     assert.equal(s.sent[0].message.webhookId, PAYLOAD.messageId);
     assert.equal(s.sent[0].message.payload, PAYLOAD.body);
     assert.equal(s.logged[0].editId, PAYLOAD.editId);
@@ -85,5 +97,43 @@ describe('WebhookDeliveryService', () => {
     assert.equal(s.sent[0].attempt, 3);
     assert.equal(s.queued.length, 0);
     assert.equal(s.logged.length, 1);
+  });
+
+  it('signs with the new and the old secret during a rotation', async () => {
+    const old = 'whsec_old';
+    const s = setup(() => ({ status: 204, outcome: { kind: 'response', status: 204, retryAfterMs: null }, plan: { action: 'done' } }), { previousSecret: old }); // prettier-ignore
+    await s.service.deliver(PAYLOAD);
+    assert.deepEqual(s.sent[0].message.secret, [s.secrets.get('acme'), old]);
+    assert.deepEqual(s.states, ['pending'], 'an edit.started delivered leaves the edit pending');
+  });
+
+  it('sends edit.completed with a body rendered at this attempt, remembers it, and marks the edit delivered', async () => {
+    const completedPayload: DeliverWebhookPayload = {
+      ...PAYLOAD,
+      type: 'edit.completed',
+      body: '{"type":"edit.completed","timestamp":"2026-01-02T03:04:05.000Z","data":{}}',
+      attempt: 2,
+    };
+    const fresh = '{"type":"edit.completed","timestamp":"2026-01-02T03:04:05.000Z","data":{"fresh":true}}';
+    const s = setup(() => ({ status: 200, outcome: { kind: 'response', status: 200, retryAfterMs: null }, plan: { action: 'done' } }), { freshBody: fresh }); // prettier-ignore
+    await s.service.deliver(completedPayload);
+    assert.equal(s.sent[0].message.payload, fresh);
+    assert.deepEqual(s.completed, [
+      { messageId: PAYLOAD.messageId, eventAt: '2026-01-02T03:04:05.000Z', lastAttempt: 2 },
+    ]);
+    assert.deepEqual(s.states, ['delivered']);
+  });
+
+  it('does not retry a failed replay, and marks the edit failed', async () => {
+    const s = setup(() => ({
+      status: 500,
+      outcome: { kind: 'response', status: 500, retryAfterMs: null },
+      plan: { action: 'retry', attempt: 6, delayMs: 5000, at: new Date(5000) },
+    }));
+    const outcome = await s.service.deliver({ ...PAYLOAD, type: 'edit.completed', attempt: 5, replay: true });
+    assert.deepEqual(outcome, { status: 500, next: 'give_up' });
+    assert.equal(s.queued.length, 0);
+    assert.equal(s.logged[0].entry.next_retry_at, null);
+    assert.deepEqual(s.states, ['failed']);
   });
 });
