@@ -1,8 +1,8 @@
 import { QueueName, WebhookEventType } from '@step1x/contracts';
-import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
+import { imageDecodeLimits, requireRedisTarget, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
-  createRedisClient,
+  createRedisConnection,
   RedisDeliveryLog,
   RedisEditRepository,
   RedisKeys,
@@ -75,7 +75,7 @@ export function sessionOptionsFrom(config: AppConfig): SessionOptions {
  * BullMQ consumer on both queues.
  */
 export async function startWorker(config: AppConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
-  const redisUrl = requireRedisUrl(config, 'worker');
+  const redisTarget = requireRedisTarget(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = requireModelsDir(options.modelsDir, config.worker.modelsDir);
   const pipeline = { imageLimits: imageDecodeLimits(config), ...(options.pipeline ?? sessionOptionsFrom(config)) };
@@ -84,8 +84,8 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   const pool = new EditorPool(editors);
 
   const keys = new RedisKeys(config.redis.keyPrefix);
-  const command = createRedisClient(redisUrl, 'command');
-  const blocking = createRedisClient(redisUrl, 'blocking');
+  const command = createRedisConnection(redisTarget, 'command');
+  const blocking = createRedisConnection(redisTarget, 'blocking');
   const jobQueue = new BullmqJobQueue({
     connection: command,
     keys,

@@ -29,6 +29,8 @@ export const JOB_QUEUE: Readonly<Record<JobName, QueueName>> = {
 export interface EditImagePayload {
   editId: string;
   tenantId: string;
+  /** MODEL_VERSION of the API that queued it: only a worker with these models runs it (docs/DEPLOY.md "Upgrades"). */
+  modelVersion?: string;
 }
 
 /**

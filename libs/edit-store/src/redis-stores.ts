@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { hashApiKey, RedisKeys } from './redis-keys';
 import type {
   ApiKeySeed,
@@ -65,7 +65,7 @@ export const IDEMPOTENCY_LEASE_MS = 30_000;
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlS: number,
     private readonly leaseMs = IDEMPOTENCY_LEASE_MS,
@@ -117,7 +117,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
 export class RedisApiKeyStore implements ApiKeyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** Seeded keys live this long; every boot seeds them again. @defaultValue 365 days */
     private readonly ttlS: number = YEAR_S,
@@ -139,7 +139,7 @@ export class RedisApiKeyStore implements ApiKeyStore {
 
 export class RedisWebhookSecretStore implements WebhookSecretStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** Refreshed on every read, so a secret in use never expires. @defaultValue 365 days */
     private readonly ttlS: number = YEAR_S,
@@ -160,7 +160,7 @@ export class RedisWebhookSecretStore implements WebhookSecretStore {
 
 export class RedisDeliveryLog implements DeliveryLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly retentionDays: number,
   ) {}
@@ -182,7 +182,7 @@ export class RedisDeliveryLog implements DeliveryLog {
 
 export class RedisUploadStore implements UploadStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** How long past its URL's expiry an upload can still be used by an edit. @defaultValue 1 day */
     private readonly graceS: number = DAY_S,
