@@ -73,3 +73,19 @@ export class NonRetryableJobError extends Error {
     Object.setPrototypeOf(this, new.target.prototype);
   }
 }
+
+/**
+ * This worker may not run the job now but another may (e.g. its models differ from the job's `modelVersion`): the
+ * queue adapter puts it back, delayed by `retryAfterMs`, without failing it or counting an attempt.
+ */
+export class DeferJobError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'DeferJobError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

@@ -1,5 +1,5 @@
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { NonRetryableJobError, type QueueName } from '@step1x/contracts';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DeferJobError, NonRetryableJobError, type QueueName } from '@step1x/contracts';
 import type { CancelBus } from './job-queue.port';
 import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext, type JobRegistry } from './job-registry';
 import type { RedisClient, RedisKeys } from '@step1x/edit-store';
@@ -125,6 +125,11 @@ export class BullmqJobConsumer {
       if (signal?.aborted && signal.reason === JOB_ABORT_SHUTDOWN) {
         await job.moveToWait(token);
         throw new WaitingError();
+      }
+      if (error instanceof DeferJobError) {
+        // Back to the queue for another worker (docs/DEPLOY.md "Upgrades"): not failed, no attempt counted.
+        await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
+        throw new DelayedError();
       }
       if (error instanceof NonRetryableJobError) throw new UnrecoverableError(`${error.code}: ${error.message}`);
       throw error;
