@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,13 @@ import {
   type ServiceProcess,
   type ServiceStack,
 } from './service-harness';
+
+/** The worker images' HEALTHCHECK command (docker/worker-healthcheck.cjs) against this health port: its exit code. */
+function imageHealthcheck(healthUrl: string): number | null {
+  const script = join(__dirname, '..', '..', '..', 'docker', 'worker-healthcheck.cjs');
+  const port = new URL(healthUrl).port;
+  return spawnSync(process.execPath, [script], { env: { WORKER_HEALTH_PORT: port }, timeout: 10_000 }).status;
+}
 
 /** The tiny models again under another version: the same files, a manifest with one more field. */
 function otherModelsVersion(modelsDir: string): string {
@@ -83,6 +91,7 @@ describe('worker: model version and readiness (e2e)', () => {
     const ready = await fetch(`${healthUrl}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', models: 'warm', redis: 'ok' });
+    assert.equal(imageHealthcheck(healthUrl), 0, 'the image HEALTHCHECK passes');
   });
 
   it('a worker with other models leaves the job queued; a worker with the right ones runs it', async () => {
@@ -114,5 +123,6 @@ describe('worker: model version and readiness (e2e)', () => {
     assert.equal(ready.status, 503);
     assert.equal(((await ready.json()) as { status: string }).status, 'not_ready');
     assert.equal((await fetch(`${healthUrl}/healthz`)).status, 200);
+    assert.equal(imageHealthcheck(healthUrl), 1, 'the image HEALTHCHECK fails');
   });
 });
