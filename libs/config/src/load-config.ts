@@ -100,7 +100,10 @@ export function requireRedisUrl(config: AppConfig, role: keyof typeof NEEDS_REDI
 }
 
 /** REDIS_URL and REDIS_CLUSTER, for a role that cannot start without Redis. */
-export function requireRedisTarget(config: AppConfig, role: keyof typeof NEEDS_REDIS): { url: string; cluster: boolean } {
+export function requireRedisTarget(
+  config: AppConfig,
+  role: keyof typeof NEEDS_REDIS,
+): { url: string; cluster: boolean } {
   return { url: requireRedisUrl(config, role), cluster: config.redis.cluster };
 }
 
