@@ -53,7 +53,7 @@ export const ENV_SCHEMA = {
     default: 'false',
     doc:
       'REDIS_URL is one node of a Redis Cluster: the client discovers the others from it (user, password and ' +
-      '`rediss:` TLS apply to all). docs/DEPLOY.md, "Redis".',
+      '`rediss:` TLS apply to all). docs/DEPLOY.md, "Redis Cluster".',
   }),
 
   // --- S3: input images and results ---
