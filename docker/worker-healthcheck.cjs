@@ -1,44 +1,16 @@
 #!/usr/bin/env node
 'use strict';
-// HEALTHCHECK of the worker image (the worker serves no HTTP): healthy when the worker process is running (not a
-// zombie) and Redis, where its jobs come from, answers PING within 3 s. docs/DEPLOY.md, "Health checks".
-const { readdirSync, readFileSync } = require('node:fs');
-
-function workerRunning() {
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      if (cmdline.includes('apps/worker/dist/main.js') && state !== 'Z') return true;
-    } catch {
-      // The process went away while we looked.
-    }
-  }
-  return false;
-}
-
-async function redisAnswers() {
-  if (!process.env.REDIS_URL) return false;
-  const { Redis } = require('ioredis');
-  const client = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000 });
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-(async () => {
-  if (!workerRunning()) {
-    console.error('the worker process is not running');
+// HEALTHCHECK of the worker images: healthy when the worker's health server (WORKER_HEALTH_PORT) says ready, i.e.
+// the models are loaded and warm and Redis answers PING (apps/worker/src/health/worker-health-server.ts).
+// docs/DEPLOY.md, "Health checks".
+const port = process.env.WORKER_HEALTH_PORT || '8081';
+fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
+  async (response) => {
+    if (!response.ok) console.error(`not ready: ${response.status} ${await response.text()}`);
+    process.exit(response.ok ? 0 : 1);
+  },
+  (error) => {
+    console.error(`no answer on the worker health port ${port}: ${error.message}`);
     process.exit(1);
-  }
-  if (!(await redisAnswers())) {
-    console.error('Redis does not answer');
-    process.exit(1);
-  }
-  process.exit(0);
-})();
+  },
+);

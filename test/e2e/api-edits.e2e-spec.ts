@@ -181,7 +181,7 @@ describe('API edits (e2e)', () => {
     assert.ok(canceled.completed_at);
     const redis = new Redis(api.redis.url);
     try {
-      const jobKeys = await redis.keys('e2e:bull:webhook:msg_*');
+      const jobKeys = await redis.keys(`${new RedisKeys(api.config.redis.keyPrefix).bullPrefix()}:webhook:msg_*`);
       const bodies = await Promise.all(jobKeys.map(async (k) => JSON.parse((await redis.hget(k, 'data')) ?? '{}')));
       const ours = bodies.find((d) => d.editId === edit.id);
       assert.ok(ours, 'a webhook job for the canceled edit');

@@ -2,13 +2,14 @@
 // workers (`step1x start` with ROLE=worker, the real pipeline on the tiny random-weight models, given as MODELS_DIR
 // with ALLOW_RANDOM_WEIGHTS), wired only through the environment exactly as a deployment would be, plus a webhook receiver on 127.0.0.2 (the only address the egress allowlist lets in).
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { Webhook } from 'standardwebhooks';
 import type { EditObject, WebhookEvent } from '@step1x/contracts';
+import { createRedisConnection, type RedisClient } from '@step1x/edit-store';
 import { S3ObjectStore } from '@step1x/storage';
 import { spawnManaged, type ManagedProcess, type ProcessExit } from '../support/managed-process';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { startRedisCluster, startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';
 import { tinyModelsDir } from '../support/tiny-models';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver';
@@ -106,11 +107,12 @@ export function spawnService(
 export interface ServiceStack {
   apiUrl: string;
   env: Record<string, string>;
-  redis: RedisServerHandle;
+  /** The redis-server, or with `redisCluster` the cluster (its `url` is the seed node the service is given). */
+  redis: Pick<RedisServerHandle, 'url' | 'stop'>;
   s3: S3rverHandle;
   receiver: WebhookReceiver;
-  /** A Redis client for the tests' own looks at the store of record. */
-  redisClient: Redis;
+  /** A Redis client for the tests' own looks at the store of record (an ioredis Cluster with `redisCluster`). */
+  redisClient: RedisClient;
   objectStore: S3ObjectStore;
   api: ServiceProcess;
   keyPrefix: string;
@@ -120,9 +122,18 @@ export interface ServiceStack {
   stop(): Promise<void>;
 }
 
-export async function startServiceStack(extraEnv: Record<string, string> = {}): Promise<ServiceStack> {
+export interface ServiceStackOptions {
+  /** Run on a real local 3-master Redis Cluster (REDIS_CLUSTER=true) instead of one redis-server. */
+  redisCluster?: boolean;
+}
+
+export async function startServiceStack(
+  extraEnv: Record<string, string> = {},
+  options: ServiceStackOptions = {},
+): Promise<ServiceStack> {
   const modelsDir = await tinyModelsDir();
-  const redis = await startRedisServer();
+  const redisCluster = options.redisCluster ?? false;
+  const redis = redisCluster ? await startRedisCluster() : await startRedisServer();
   const s3 = await startS3rver();
   const receiver = await startWebhookReceiver({ host: '127.0.0.2' });
   const keyPrefix = 'svc';
@@ -131,6 +142,7 @@ export async function startServiceStack(extraEnv: Record<string, string> = {}): 
     ALLOW_RANDOM_WEIGHTS: 'true',
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: keyPrefix,
+    ...(redisCluster ? { REDIS_CLUSTER: 'true' } : {}),
     ...s3rverEnv(s3),
     API_KEYS: Object.values(TENANTS)
       .map((t) => `${t.id}:${t.key}`)
@@ -144,7 +156,7 @@ export async function startServiceStack(extraEnv: Record<string, string> = {}): 
   };
   const workers: ServiceProcess[] = [];
   const api = spawnService({ ...env, ROLE: 'api', LOG_LEVEL: 'warn' });
-  const redisClient = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const redisClient = createRedisConnection({ url: redis.url, cluster: redisCluster });
   const stopAll = async () => {
     await Promise.all([api, ...workers].map((p) => p.process.stop(10_000)));
     redisClient.disconnect();
@@ -267,7 +279,7 @@ export function verifiedEvent(secret: string, request: ReceivedRequest): Webhook
 }
 
 /** Number of clients connected to Redis (CLIENT LIST), to see that a stopped worker closed all of its own. */
-export async function redisClientCount(client: Redis): Promise<number> {
+export async function redisClientCount(client: Redis | RedisClient): Promise<number> {
   const list = (await client.client('LIST')) as string;
   return list.split('\n').filter((line) => line.trim().length > 0).length;
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EditObject, WebhookEvent } from '@step1x/contracts';
-import type { DeliveryLogEntry } from '@step1x/edit-store';
+import { RedisKeys, type DeliveryLogEntry } from '@step1x/edit-store';
 import type { ReceivedRequest } from '../support/webhook-receiver';
 import {
   downloadImage,
@@ -96,7 +96,7 @@ describe('worker: edits end to end (e2e)', () => {
     assert.ok(await stack.objectStore.exists(key), `deterministic output key ${key}`);
     const inputInfo = await stack.objectStore.head(`inputs/acme/${edit.id}`);
     assert.ok(inputInfo, 'the input image is in S3');
-    const record = await stack.redisClient.hgetall(`${stack.keyPrefix}:edit:${edit.id}`);
+    const record = await stack.redisClient.hgetall(new RedisKeys(stack.keyPrefix).edit(edit.id));
     assert.ok(!Object.values(record).some((value) => value.length > 4096), 'no image bytes in Redis');
   });
 
@@ -132,7 +132,7 @@ describe('worker: edits end to end (e2e)', () => {
       events.length - 2,
     );
     const editId = completed[0].event.data.id;
-    const log = (await stack.redisClient.lrange(`${stack.keyPrefix}:edit:${editId}:deliveries`, 0, -1)).map(
+    const log = (await stack.redisClient.lrange(new RedisKeys(stack.keyPrefix).editDeliveries(editId), 0, -1)).map(
       (entry) => JSON.parse(entry) as DeliveryLogEntry,
     );
     const startedAttempts = log.filter((entry) => entry.message_id === started[0].id);

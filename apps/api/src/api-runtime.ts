@@ -1,7 +1,7 @@
-import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
+import { imageDecodeLimits, requireRedisTarget, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
-  createRedisClient,
+  createRedisConnection,
   RedisApiKeyStore,
   RedisEditRepository,
   RedisIdempotencyStore,
@@ -32,7 +32,7 @@ export interface CreateApiDepsOptions {
 
 /** The composition root of the API: real adapters for every port, built from the validated config. */
 export async function createApiDeps(config: AppConfig, options: CreateApiDepsOptions = {}): Promise<ApiRuntime> {
-  const redis = createRedisClient(requireRedisUrl(config, 'api'), 'command');
+  const redis = createRedisConnection(requireRedisTarget(config, 'api'), 'command');
   const keys = new RedisKeys(config.redis.keyPrefix);
   const objectStore = createS3ObjectStore(config.s3);
   if (options.ensureBucket) await objectStore.createBucketIfMissing();
@@ -42,6 +42,7 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     keys,
     editAttempts: config.queue.editMaxAttempts,
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
+    modelVersion: config.queue.modelVersion,
   });
   const cancelBus = new RedisCancelBus(redis, keys);
   const deps: ApiDeps = {

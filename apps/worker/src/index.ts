@@ -11,3 +11,5 @@ export * from './webhooks/webhook-delivery.service';
 export * from './jobs/edit-image.handler';
 export * from './jobs/deliver-webhook.handler';
 export * from './stop-within';
+export * from './models/models-version';
+export * from './health/worker-health-server';

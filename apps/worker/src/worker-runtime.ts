@@ -1,8 +1,8 @@
 import { QueueName, WebhookEventType } from '@step1x/contracts';
-import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/config';
+import { imageDecodeLimits, requireRedisTarget, type AppConfig } from '@step1x/config';
 import {
   closeRedisClient,
-  createRedisClient,
+  createRedisConnection,
   RedisDeliveryLog,
   RedisEditRepository,
   RedisKeys,
@@ -28,6 +28,8 @@ import { DeliverWebhookHandler } from './jobs/deliver-webhook.handler';
 import { EditImageHandler } from './jobs/edit-image.handler';
 import { loadWarmEditors, requireModelsDir } from './models/model-preflight';
 import { FreshCompletedBody } from './webhooks/completed-event-body';
+import { modelsVersionOf } from './models/models-version';
+import { startWorkerHealthServer, type WorkerHealthServer } from './health/worker-health-server';
 import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 import { createConsoleLogger, describeError, type WorkerLogger } from './worker-logger';
 
@@ -54,6 +56,8 @@ export interface RunningWorker {
   readonly randomWeights: boolean;
   /** Edits run at once (WORKER_CONCURRENCY), one warm pipeline each. */
   readonly concurrency: number;
+  /** The version of its models (models-version.ts), compared with each job's `modelVersion`. */
+  readonly modelsVersion: string;
   /**
    * Stops taking jobs, lets running edits finish within `graceMs` (SHUTDOWN_GRACE_MS) and hands the rest back to
    * the queue, then closes every Redis client and releases the models. Idempotent.
@@ -77,17 +81,41 @@ export function sessionOptionsFrom(config: AppConfig): SessionOptions {
  * BullMQ consumer on both queues.
  */
 export async function startWorker(config: AppConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
-  const redisUrl = requireRedisUrl(config, 'worker');
+  const redisTarget = requireRedisTarget(config, 'worker');
   const logger = options.logger ?? createConsoleLogger(config.server.logLevel);
   const modelsDir = requireModelsDir(options.modelsDir, config.worker.modelsDir);
+  // Up before the models load: /healthz answers at once, /readyz says 503 until the worker takes jobs.
+  let ready = false;
+  let pingRedis: () => Promise<void> = () => Promise.reject(new Error('not connected yet'));
+  const deferredForModelVersion = { count: 0 };
+  const health: WorkerHealthServer | null =
+    config.worker.healthPort > 0
+      ? await startWorkerHealthServer(config.server.host, config.worker.healthPort, {
+          ready: () => ready,
+          pingRedis: () => pingRedis(),
+          metrics: () =>
+            '# HELP step1x_worker_jobs_deferred_total Edit jobs handed back because their model version is not ours.\n' +
+            '# TYPE step1x_worker_jobs_deferred_total counter\n' +
+            `step1x_worker_jobs_deferred_total{reason="model_version"} ${deferredForModelVersion.count}\n` +
+            `step1x_worker_ready ${ready ? 1 : 0}\n`,
+        })
+      : null;
+  if (health) logger.info(`health server on ${config.server.host}:${health.port} (/healthz, /readyz, /metrics)`);
   const pipeline = { imageLimits: imageDecodeLimits(config), ...(options.pipeline ?? sessionOptionsFrom(config)) };
   const allowRandomWeights = options.allowRandomWeights ?? config.worker.allowRandomWeights;
-  const editors = await loadWarmEditors(modelsDir, config.worker.concurrency, logger, { pipeline, allowRandomWeights });
+  const editors = await loadWarmEditors(modelsDir, config.worker.concurrency, logger, {
+    pipeline,
+    allowRandomWeights,
+  }).catch(async (error: unknown) => {
+    await health?.close();
+    throw error;
+  });
   const pool = new EditorPool(editors);
+  const modelsVersion = modelsVersionOf(modelsDir);
 
   const keys = new RedisKeys(config.redis.keyPrefix);
-  const command = createRedisClient(redisUrl, 'command');
-  const blocking = createRedisClient(redisUrl, 'blocking');
+  const command = createRedisConnection(redisTarget, 'command');
+  const blocking = createRedisConnection(redisTarget, 'blocking');
   const jobQueue = new BullmqJobQueue({
     connection: command,
     keys,
@@ -95,6 +123,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
   });
   const cancelBus = new RedisCancelBus(command, keys);
+  pingRedis = () => jobQueue.ping();
   // Set once the runner exists; BullMQ reports final failures only after the consumer started.
   let onEditAbandoned: (editId: string, reason: string) => void = () => undefined;
   const consumer = new BullmqJobConsumer({
@@ -114,6 +143,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     await jobQueue.close().catch(() => undefined);
     await cancelBus.close();
     await Promise.all([closeRedisClient(command), closeRedisClient(blocking)]);
+    await health?.close();
   };
 
   let reconcile: () => Promise<void> = async () => undefined;
@@ -144,7 +174,19 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       completedBodies: new FreshCompletedBody(edits, objectStore, config.limits.outputUrlTtlS),
       logger,
     });
-    const registry = JobRegistry.fromInstances([new EditImageHandler(runner), new DeliverWebhookHandler(delivery)]);
+    const registry = JobRegistry.fromInstances([
+      new EditImageHandler(runner, {
+        modelsVersion,
+        onModelVersionMismatch: (payload) => {
+          deferredForModelVersion.count++;
+          logger.warn(
+            `${payload.editId}: queued for models ${payload.modelVersion}, this worker has ${modelsVersion}; ` +
+              'left in the queue for a worker with those models',
+          );
+        },
+      }),
+      new DeliverWebhookHandler(delivery),
+    ]);
     // Before taking jobs, and every few minutes after: settle what a crash between two Redis steps left behind
     // (docs/ARCHITECTURE.md "Cancel and reconciliation"). Every step is a compare-and-set or an idempotent queue
     // call, so workers reconciling together do not clash.
@@ -165,7 +207,10 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     await pool.release();
     throw error;
   }
-  logger.info(`taking jobs: ${config.worker.concurrency} edit(s) at once, models in ${modelsDir}`);
+  ready = true;
+  logger.info(
+    `taking jobs: ${config.worker.concurrency} edit(s) at once, models in ${modelsDir}, models version ${modelsVersion}`,
+  );
   const reconcileTimer = setInterval(
     () => void reconcile().catch((error: unknown) => logger.warn(`reconciliation: ${describeError(error)}`)),
     RECONCILE_INTERVAL_MS,
@@ -174,6 +219,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   let closing: Promise<CloseResult> | null = null;
   const close = (graceMs = config.worker.shutdownGraceMs) =>
     (closing ??= (async () => {
+      ready = false;
       logger.info(`stopping: no new jobs; running edits get ${graceMs} ms`);
       clearInterval(reconcileTimer);
       const result = await consumer.close(graceMs);
@@ -182,5 +228,11 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       logger.info(result.drained ? 'stopped: every running edit finished' : 'stopped: running edits handed back');
       return result;
     })());
-  return { modelsDir, randomWeights: editors[0].randomWeights, concurrency: config.worker.concurrency, close };
+  return {
+    modelsDir,
+    randomWeights: editors[0].randomWeights,
+    concurrency: config.worker.concurrency,
+    modelsVersion,
+    close,
+  };
 }

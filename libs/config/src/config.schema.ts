@@ -45,7 +45,15 @@ export const ENV_SCHEMA = {
     default: 's1x',
     pattern: /^[A-Za-z0-9_-]{1,32}$/,
     patternDoc: '[A-Za-z0-9_-]{1,32}',
-    doc: 'Prefix of every Redis key and channel we own (`<prefix>:edit:<id>`, BullMQ under `<prefix>:bull`).',
+    doc:
+      'Prefix of every Redis key and channel we own, written as a Redis Cluster hash tag (`{s1x}:edit:<id>`, BullMQ ' +
+      'under `{s1x}:bull`), so all of them share one slot.',
+  }),
+  REDIS_CLUSTER: boolVar({
+    default: 'false',
+    doc:
+      'REDIS_URL is one node of a Redis Cluster: the client discovers the others from it (user, password and ' +
+      '`rediss:` TLS apply to all). docs/DEPLOY.md, "Redis Cluster".',
   }),
 
   // --- S3: input images and results ---
@@ -209,6 +217,22 @@ export const ENV_SCHEMA = {
     doc:
       'ONNX Runtime memory patterns: plan one allocation per run from the shapes seen before. Only pays off when ' +
       'every run has the same shapes; edits change shape with the image size.',
+  }),
+  WORKER_HEALTH_PORT: intVar({
+    default: '0',
+    min: 0,
+    max: 65535,
+    doc:
+      'Worker only: port of its health server (`/healthz` alive, `/readyz` models warm and Redis reachable, ' +
+      '`/metrics`), bound on HOST. 0: no health server.',
+  }),
+  MODEL_VERSION: stringVar({
+    default: undefined,
+    pattern: /^[A-Za-z0-9._+-]{1,80}$/,
+    patternDoc: '[A-Za-z0-9._+-]{1,80}',
+    doc:
+      'API: the models version edits must run on (a worker logs its own at start: `models version …`). Jobs carry ' +
+      'it; a worker with other models leaves them queued for one that has them. Unset: any worker runs any edit.',
   }),
   MODELS_DIR: stringVar({
     default: undefined,

@@ -4,7 +4,7 @@ import type { ApiKeySeed } from './env-var';
 /** The whole service's configuration, typed and validated once at boot, then injected (never read at import). */
 export interface AppConfig {
   server: { port: number; host: string; role: 'all' | 'api' | 'worker'; logLevel: 'error' | 'warn' | 'info' | 'debug' };
-  redis: { url: string | null; keyPrefix: string };
+  redis: { url: string | null; keyPrefix: string; /** REDIS_CLUSTER */ cluster: boolean };
   s3: {
     endpoint: string | null;
     bucket: string;
@@ -36,6 +36,8 @@ export interface AppConfig {
     maxStalledCount: number;
     editMaxAttempts: number;
     editRetryBackoffMs: number;
+    /** MODEL_VERSION: stamped on every edit job; null when unset (any worker runs any edit). */
+    modelVersion: string | null;
   };
   worker: {
     concurrency: number;
@@ -50,6 +52,8 @@ export interface AppConfig {
     cpuMemArena: boolean;
     /** ORT_MEM_PATTERN */
     memPattern: boolean;
+    /** WORKER_HEALTH_PORT; 0 = no health server. */
+    healthPort: number;
   };
   webhooks: {
     retryScheduleMs: number[];
@@ -104,6 +108,14 @@ export function requireRedisUrl(config: AppConfig, role: keyof typeof NEEDS_REDI
   return config.redis.url;
 }
 
+/** REDIS_URL and REDIS_CLUSTER, for a role that cannot start without Redis. */
+export function requireRedisTarget(
+  config: AppConfig,
+  role: keyof typeof NEEDS_REDIS,
+): { url: string; cluster: boolean } {
+  return { url: requireRedisUrl(config, role), cluster: config.redis.cluster };
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 function parseAll(env: Env, problems: ConfigProblem[]): ParsedEnv {
@@ -149,7 +161,7 @@ export function loadConfig(env: Env): AppConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     server: { port: p.PORT, host: p.HOST, role: p.ROLE, logLevel: p.LOG_LEVEL },
-    redis: { url: p.REDIS_URL, keyPrefix: p.REDIS_KEY_PREFIX },
+    redis: { url: p.REDIS_URL, keyPrefix: p.REDIS_KEY_PREFIX, cluster: p.REDIS_CLUSTER },
     s3: {
       endpoint: p.S3_ENDPOINT,
       bucket: p.S3_BUCKET,
@@ -181,6 +193,7 @@ export function loadConfig(env: Env): AppConfig {
       maxStalledCount: p.BULLMQ_MAX_STALLED_COUNT,
       editMaxAttempts: p.EDIT_MAX_ATTEMPTS,
       editRetryBackoffMs: p.EDIT_RETRY_BACKOFF_MS,
+      modelVersion: p.MODEL_VERSION,
     },
     worker: {
       concurrency: p.WORKER_CONCURRENCY,
@@ -192,6 +205,7 @@ export function loadConfig(env: Env): AppConfig {
       intraOpThreads: p.ORT_INTRA_OP_THREADS,
       cpuMemArena: p.ORT_CPU_MEM_ARENA,
       memPattern: p.ORT_MEM_PATTERN,
+      healthPort: p.WORKER_HEALTH_PORT,
     },
     webhooks: {
       retryScheduleMs: p.WEBHOOK_RETRY_SCHEDULE,

@@ -29,6 +29,8 @@ export const JOB_QUEUE: Readonly<Record<JobName, QueueName>> = {
 export interface EditImagePayload {
   editId: string;
   tenantId: string;
+  /** MODEL_VERSION of the API that queued it: only a worker with these models runs it (docs/DEPLOY.md "Upgrades"). */
+  modelVersion?: string;
 }
 
 /**
@@ -88,6 +90,22 @@ export class NonRetryableJobError extends Error {
   ) {
     super(message);
     this.name = 'NonRetryableJobError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/**
+ * This worker may not run the job now but another may (e.g. its models differ from the job's `modelVersion`): the
+ * queue adapter puts it back, delayed by `retryAfterMs`, without failing it or counting an attempt.
+ */
+export class DeferJobError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'DeferJobError';
     Object.setPrototypeOf(this, new.target.prototype);
   }
 }

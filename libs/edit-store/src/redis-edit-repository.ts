@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import type { EditFailure, EditProgress, EditRecord, StoredEditOutput } from '@step1x/contracts';
 import {
   decodeEditRecord,
@@ -60,7 +60,7 @@ export class RedisEditRepository implements EditRepository {
   private readonly maxScan: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     options: RedisEditRepositoryOptions,
   ) {

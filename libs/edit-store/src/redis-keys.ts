@@ -2,11 +2,19 @@ import { createHash } from 'node:crypto';
 
 /**
  * Every Redis key and channel we own, in one place (docs/ARCHITECTURE.md "Redis key layout" copies this table).
- * All keys start with the configured prefix (`REDIS_KEY_PREFIX`, default `s1x`) and all of them carry a TTL.
+ * All keys start with the configured prefix (`REDIS_KEY_PREFIX`, default `s1x`) written as a Redis Cluster hash
+ * tag, `{s1x}:…`, and all of them carry a TTL. The tag puts every key of ours (BullMQ's included) in one slot, so
+ * the multi-key scripts, MULTIs and pipelines of edit-store and job-queue are legal on a cluster, and a single node
+ * and a cluster hold the same key names (docs/DEPLOY.md "Redis Cluster": the price is that one master holds them).
  */
 export class RedisKeys {
-  constructor(readonly prefix: string) {
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new RangeError(`bad Redis key prefix "${prefix}"`);
+  /** `{name}`: the head of every key and channel; Redis Cluster hashes only what is between the braces. */
+  readonly prefix: string;
+
+  /** @param name REDIS_KEY_PREFIX, without braces: the braces are added here, so no key can miss them. */
+  constructor(readonly name: string) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(name)) throw new RangeError(`bad Redis key prefix "${name}"`);
+    this.prefix = `{${name}}`;
   }
 
   /** HASH: the edit record (store of record). TTL: edit retention. */
@@ -80,7 +88,10 @@ export class RedisKeys {
     return `${this.prefix}:ratelimit:${limit}`;
   }
 
-  /** BullMQ's own prefix: its keys are `<prefix>:bull:<queue>:…` (BullMQ manages their lifetimes). */
+  /**
+   * BullMQ's own prefix: its keys are `{name}:bull:<queue>:…` (BullMQ manages their lifetimes). On a cluster BullMQ
+   * needs the hash tag in its prefix: its scripts touch several keys of one queue at once.
+   */
   bullPrefix(): string {
     return `${this.prefix}:bull`;
   }

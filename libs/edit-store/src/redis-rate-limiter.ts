@@ -1,6 +1,6 @@
 // Rate limits shared by every API replica (CONTRACT.md "Fair scheduling and limits"): rate-limiter-flexible's
 // fixed-window counters in our Redis, one atomic INCRBY+PEXPIRE script per check. The only import of the library.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { BurstyRateLimiter, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RedisKeys } from './redis-keys';
 import type { RateLimiter, RateLimitWindow } from './store.ports';
@@ -25,7 +25,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly edits: RateLimiterRedis | null;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     private readonly options: RedisRateLimiterOptions,
   ) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { DeliverySubject } from '@step1x/contracts';
+import type { RedisClient } from './redis-connection';
 import { hashApiKey, RedisKeys } from './redis-keys';
 import type {
   ApiKeySeed,
@@ -66,7 +66,7 @@ export const IDEMPOTENCY_LEASE_MS = 30_000;
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlS: number,
     private readonly leaseMs = IDEMPOTENCY_LEASE_MS,
@@ -118,7 +118,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
 export class RedisApiKeyStore implements ApiKeyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** Seeded keys live this long; every boot seeds them again. @defaultValue 365 days */
     private readonly ttlS: number = YEAR_S,
@@ -140,7 +140,7 @@ export class RedisApiKeyStore implements ApiKeyStore {
 
 export class RedisWebhookSecretStore implements WebhookSecretStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** Refreshed on every read, so a secret in use never expires. @defaultValue 365 days */
     private readonly ttlS: number = YEAR_S,
@@ -201,7 +201,7 @@ return { 1, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + to
 
 export class RedisDeliveryLog implements DeliveryLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly retentionDays: number,
   ) {}
@@ -223,7 +223,7 @@ export class RedisDeliveryLog implements DeliveryLog {
 
 export class RedisUploadStore implements UploadStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** How long past its URL's expiry an upload can still be used by an edit. @defaultValue 1 day */
     private readonly graceS: number = DAY_S,

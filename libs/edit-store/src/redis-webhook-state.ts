@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import type { CompletedWebhookMessage } from '@step1x/contracts';
 import { RedisKeys } from './redis-keys';
 import type { WebhookDeliveryStatus, WebhookStateStore } from './store.ports';
@@ -52,7 +52,7 @@ return encoded
 
 export class RedisWebhookStateStore implements WebhookStateStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,16 +1,15 @@
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { NonRetryableJobError, type QueueName } from '@step1x/contracts';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DeferJobError, NonRetryableJobError, type QueueName } from '@step1x/contracts';
 import type { CancelBus } from './job-queue.port';
 import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext, type JobRegistry } from './job-registry';
-import { RedisKeys } from '@step1x/edit-store';
+import type { RedisClient, RedisKeys } from '@step1x/edit-store';
 
 export interface BullmqJobConsumerOptions {
   /**
    * A connection for the workers (maxRetriesPerRequest: null); BullMQ duplicates it for its blocking reads. The
    * caller owns and closes it.
    */
-  connection: Redis;
+  connection: RedisClient;
   keys: RedisKeys;
   /** Jobs run at once per queue. @defaultValue 1 for every queue */
   concurrency?: Partial<Record<QueueName, number>>;
@@ -126,6 +125,11 @@ export class BullmqJobConsumer {
       if (signal?.aborted && signal.reason === JOB_ABORT_SHUTDOWN) {
         await job.moveToWait(token);
         throw new WaitingError();
+      }
+      if (error instanceof DeferJobError) {
+        // Back to the queue for another worker (docs/DEPLOY.md "Upgrades"): not failed, no attempt counted.
+        await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
+        throw new DelayedError();
       }
       if (error instanceof NonRetryableJobError) throw new UnrecoverableError(`${error.code}: ${error.message}`);
       throw error;

@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { JobName, QueueName, type DeliverWebhookPayload, type EditImagePayload } from '@step1x/contracts';
 import type {
   EditJobState,
@@ -11,11 +10,11 @@ import type {
   RemoveQueuedResult,
 } from './job-queue.port';
 import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
-import { RedisKeys } from '@step1x/edit-store';
+import type { RedisClient, RedisKeys } from '@step1x/edit-store';
 
 export interface BullmqJobQueueOptions {
   /** A command connection; the caller owns it (this adapter never closes it). */
-  connection: Redis;
+  connection: RedisClient;
   keys: RedisKeys;
   /** Attempts per edit on infrastructure errors (EDIT_MAX_ATTEMPTS). @defaultValue 3 */
   editAttempts?: number;
@@ -23,6 +22,11 @@ export interface BullmqJobQueueOptions {
   editRetryBackoffMs?: number;
   /** Finished BullMQ jobs are dropped after this; our edit record is the store of record. @defaultValue 3600 */
   keepFinishedJobsS?: number;
+  /**
+   * MODEL_VERSION: stamped on every edit job as `modelVersion`; a worker whose models differ leaves the job queued
+   * (docs/DEPLOY.md "Upgrades"). @defaultValue none (any worker runs the job)
+   */
+  modelVersion?: string | null;
 }
 
 /** BullMQ's job states that mean "not taken by a worker yet". */
@@ -44,7 +48,7 @@ return redis.call('ZCOUNT', KEYS[1], ARGV[2], score)
 export class BullmqJobQueue implements JobQueue {
   private readonly edit: Queue<EditImagePayload>;
   private readonly webhook: Queue<DeliverWebhookPayload>;
-  private readonly options: Required<Omit<BullmqJobQueueOptions, 'connection' | 'keys'>>;
+  private readonly options: Required<Omit<BullmqJobQueueOptions, 'connection' | 'keys' | 'modelVersion'>>;
 
   constructor(private readonly config: BullmqJobQueueOptions) {
     this.options = {
@@ -58,7 +62,9 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   async enqueueEdit(payload: EditImagePayload, lane: Lane): Promise<void> {
-    await this.edit.add(JobName.EditImage, payload, {
+    const { modelVersion } = this.config;
+    const data: EditImagePayload = modelVersion ? { ...payload, modelVersion } : payload;
+    await this.edit.add(JobName.EditImage, data, {
       jobId: payload.editId,
       priority: LANE_PRIORITY[lane],
       attempts: this.options.editAttempts,

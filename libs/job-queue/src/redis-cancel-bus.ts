@@ -1,14 +1,16 @@
-import type { Redis } from 'ioredis';
 import type { CancelEditMessage } from '@step1x/contracts';
-import { closeRedisClient, RedisKeys } from '@step1x/edit-store';
+import { closeRedisClient, duplicateRedisClient, type RedisClient, type RedisKeys } from '@step1x/edit-store';
 import type { CancelBus } from './job-queue.port';
 
-/** `CancelBus` on Redis pub/sub (`<prefix>:edit:cancel`). Subscribing opens a dedicated connection. */
+/**
+ * `CancelBus` on Redis pub/sub (`{prefix}:edit:cancel`). Subscribing opens a dedicated connection. On a cluster a
+ * PUBLISH reaches the subscribers of every node (classic pub/sub is broadcast across the cluster bus).
+ */
 export class RedisCancelBus implements CancelBus {
-  private readonly subscribers = new Set<Redis>();
+  private readonly subscribers = new Set<RedisClient>();
 
   constructor(
-    private readonly publisher: Redis,
+    private readonly publisher: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -17,7 +19,7 @@ export class RedisCancelBus implements CancelBus {
   }
 
   async subscribe(listener: (message: CancelEditMessage) => void): Promise<() => Promise<void>> {
-    const subscriber = this.publisher.duplicate({ maxRetriesPerRequest: null });
+    const subscriber = duplicateRedisClient(this.publisher, 'blocking');
     this.subscribers.add(subscriber);
     const channel = this.keys.cancelChannel();
     subscriber.on('message', (from: string, text: string) => {

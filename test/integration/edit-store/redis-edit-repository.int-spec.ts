@@ -224,7 +224,7 @@ describe('Redis small stores (real redis-server)', () => {
     await store.seed([{ tenantId: 'acme', key: 'sk_live_secret_1' }]);
     assert.equal(await store.tenantForKey('sk_live_secret_1'), 'acme');
     assert.equal(await store.tenantForKey('sk_live_secret_2'), null);
-    const all = await redis.keys('small:apikey:*');
+    const all = await redis.keys(keys.apiKey('*'));
     assert.equal(all.length, 1);
     assert.ok(!all[0].includes('sk_live'));
     assert.ok((await redis.ttl(all[0])) > 0);

@@ -16,6 +16,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { startRedisServer, startS3rver, s3rverEnv, type RedisServerHandle } from '@step1x/local-services';
+import { RedisKeys } from '@step1x/edit-store';
 import { ensureTinyModels } from '@step1x/model-builder';
 import { childCpuMs, formatLoad, LoadClient, runLoad, type LoadResult } from './load-loop';
 
@@ -27,6 +28,7 @@ const PHASES = new Set((process.env.BENCH_PHASES ?? 'raw,multipart,image_key,get
 const TENANT = 'bench';
 const API_KEY = 'sk_bench_0123456789abcdef';
 const PREFIX = 'bench';
+const BENCH_KEYS = new RedisKeys(PREFIX);
 const STEP1X_BIN = join(__dirname, '..', '..', 'bin', 'step1x.js');
 
 /** issue 7 §5 targets. */
@@ -133,11 +135,11 @@ async function bytesOfEdits(
   const add = (kind: string, bytes: number) => byKind.set(kind, (byKind.get(kind) ?? 0) + bytes);
   for (const id of editIds) {
     for (const [kind, key] of [
-      ['edit record', `${PREFIX}:edit:${id}`],
-      ['webhook deliveries', `${PREFIX}:edit:${id}:deliveries`],
-      ['BullMQ job hash', `${PREFIX}:bull:edit:${id}`],
-      ['BullMQ job lock', `${PREFIX}:bull:edit:${id}:lock`],
-      ['BullMQ job logs', `${PREFIX}:bull:edit:${id}:logs`],
+      ['edit record', BENCH_KEYS.edit(id)],
+      ['webhook deliveries', BENCH_KEYS.editDeliveries(id)],
+      ['BullMQ job hash', `${BENCH_KEYS.bullPrefix()}:edit:${id}`],
+      ['BullMQ job lock', `${BENCH_KEYS.bullPrefix()}:edit:${id}:lock`],
+      ['BullMQ job logs', `${BENCH_KEYS.bullPrefix()}:edit:${id}:logs`],
     ] as const) {
       const bytes = (await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number | null;
       if (bytes) add(kind, bytes);
@@ -318,7 +320,7 @@ async function main(): Promise<void> {
 
     if (PHASES.has('finished')) {
       // Finished edits: empty the queue, submit a batch, let a worker with the tiny models finish them.
-      await redis.call('DEL', ...(await redis.keys(`${PREFIX}:bull:edit:*`)));
+      await redis.call('DEL', ...(await redis.keys(`${BENCH_KEYS.bullPrefix()}:edit:*`)));
       const { modelsDir } = await ensureTinyModels();
       const batchIds: string[] = [];
       const smallEdit = { image_key: ticket, instruction: 'make it snowy', steps: 1, size_level: 512 };
