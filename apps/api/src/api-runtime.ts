@@ -39,6 +39,11 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     keys,
     editAttempts: config.queue.editMaxAttempts,
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
+    fairness: {
+      weights: config.fairness.tenantWeights,
+      maxRunningPerTenant: config.fairness.maxRunningPerTenant,
+      readyPerLane: config.fairness.readyPerLane,
+    },
   });
   const cancelBus = new RedisCancelBus(redis, keys);
   const deps: ApiDeps = {
