@@ -55,8 +55,8 @@ return results
  * or gone is dropped (so a count can never leak: it is derived from the records, which every path settles), the
  * rest are counted per tenant. Then, lane by lane in priority order, while the lane holds fewer than `ready` jobs
  * in BullMQ (plus fresh hand-offs), the lowest-tag edit of a tenant under the cap leaves the fair structures, is
- * marked in flight and handed off; an edit whose record is no longer queued is dropped instead (a cancel that
- * died before removing it).
+ * marked in flight and handed off; an edit whose record is terminal is dropped instead (a cancel that died
+ * before removing it).
  * KEYS: 1 inflight, 2 BullMQ's prioritized zset, then per lane 5 keys: queue, tenants, clock, since, handoff.
  * ARGV: 1 edit-record stem, 2 now ms, 3 ready per lane, 4 max running per tenant (0: no cap), 5 handoff stale ms,
  *       then per lane: tenant-queue stem, BullMQ score lower bound, upper bound (exclusive).
@@ -97,7 +97,8 @@ for lane = 0, lanes - 1 do
       redis.call('ZREM', since, id)
       local nextHead = redis.call('ZRANGE', tenantQueue, 0, 0, 'WITHSCORES')
       if #nextHead == 0 then redis.call('ZREM', tenants, candidate) else redis.call('ZADD', tenants, nextHead[2], candidate) end
-      if redis.call('HGET', ARGV[1] .. id, 'status') == 'queued' then
+      local status = redis.call('HGET', ARGV[1] .. id, 'status')
+      if status ~= 'succeeded' and status ~= 'failed' and status ~= 'canceled' then
         local vt = tonumber(redis.call('HGET', clock, 'vtime') or '0')
         if tonumber(head[2]) > vt then redis.call('HSET', clock, 'vtime', head[2]) end
         redis.call('HSET', KEYS[1], id, candidate)
