@@ -68,6 +68,8 @@ export class BullmqJobQueue implements JobQueue {
       config.keys,
       {
         prioritizedKey: this.edit.keys.prioritized,
+        // BullMQ's job hash is `<prefix>:<queue>:<job id>`; its `keys['']` is `<prefix>:<queue>:`.
+        jobKeyStem: this.edit.keys[''],
         laneScores: { interactive: laneScoreRange('interactive'), batch: laneScoreRange('batch') },
       },
       config.fairness,

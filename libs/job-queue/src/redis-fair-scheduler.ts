@@ -20,16 +20,17 @@ export const FAIR_COST_UNIT = 1_000_000;
  * Adds edits to one lane. Idempotent per edit: one already waiting is left where it is (0), one already handed
  * to BullMQ and not finished is reported (2) so the caller can re-add its job, which BullMQ ignores when it exists.
  * KEYS: 1 queue, 2 tenants, 3 clock, 4 since, 5 inflight.
- * ARGV: 1 tenant-queue stem, 2 now ms, 3 ttl s, then (edit id, tenant, cost) triples. Returns one code per edit.
+ * ARGV: 1 tenant-queue stem, 2 now ms, 3 ttl s, 4 BullMQ job-hash stem (a job that exists is in flight), then
+ * (edit id, tenant, cost) triples. Returns one code per edit.
  */
 const ENQUEUE_SCRIPT = `
 local vt = tonumber(redis.call('HGET', KEYS[3], 'vtime') or '0')
 local results = {}
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local id, tenant, cost = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   if redis.call('ZSCORE', KEYS[1], id) then
     results[#results + 1] = 0
-  elseif redis.call('HEXISTS', KEYS[5], id) == 1 then
+  elseif redis.call('HEXISTS', KEYS[5], id) == 1 or redis.call('EXISTS', ARGV[4] .. id) == 1 then
     results[#results + 1] = 2
   else
     local finishField = 'finish:' .. tenant
@@ -181,7 +182,7 @@ export class RedisFairScheduler {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     /** BullMQ's prioritized zset of the edit queue and each lane's score range in it. */
-    private readonly bullmq: { prioritizedKey: string; laneScores: Record<Lane, [number, number]> },
+    private readonly bullmq: { prioritizedKey: string; jobKeyStem: string; laneScores: Record<Lane, [number, number]> },
     options: FairSchedulerOptions = {},
   ) {
     this.weights = options.weights ?? new Map();
@@ -222,6 +223,7 @@ export class RedisFairScheduler {
           this.keys.fairTenantQueue(lane, ''),
           String(this.now()),
           String(this.ttlS),
+          this.bullmq.jobKeyStem,
           ...args,
         )) as number[];
         slice.forEach((index, i) => (outcomes[index] = ENQUEUE_OUTCOMES[codes[i]] ?? 'queued'));
