@@ -9,7 +9,7 @@ import type { WebhookReceiver } from '../support/webhook-receiver';
 import { jsonInit, multipartOf, pngOf, startApiWithImageHost, type ApiHarness } from './api-harness';
 
 const EDIT_KEYS = [
-  'id', 'status', 'created_at', 'started_at', 'completed_at', 'queue_position', 'progress', 'attempts',
+  'id', 'status', 'created_at', 'started_at', 'completed_at', 'queue_position', 'eta_s', 'progress', 'attempts',
   'cancel_requested', 'input', 'output', 'error', 'metadata', 'webhook',
 ]; // prettier-ignore
 

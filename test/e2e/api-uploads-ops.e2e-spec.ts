@@ -149,7 +149,7 @@ describe('API operations: webhook secret, health, OpenAPI, metrics (e2e)', () =>
     assert.ok(doc.paths['/v1/uploads'].post);
     assert.ok(doc.paths['/v1/webhooks/secret'].get);
     assert.deepEqual(doc.components.schemas.Edit.required?.sort(), [
-      'attempts', 'cancel_requested', 'completed_at', 'created_at', 'error', 'id', 'input', 'metadata', 'output',
+      'attempts', 'cancel_requested', 'completed_at', 'created_at', 'error', 'eta_s', 'id', 'input', 'metadata', 'output',
       'progress', 'queue_position', 'started_at', 'status', 'webhook',
     ]); // prettier-ignore
     const html = await fetch(`${api.baseUrl}/docs`, { headers: { accept: 'text/html' } });

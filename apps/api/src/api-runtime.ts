@@ -43,6 +43,11 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     editAttempts: config.queue.editMaxAttempts,
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
     modelVersion: config.queue.modelVersion,
+    fairness: {
+      weights: config.fairness.tenantWeights,
+      maxRunningPerTenant: config.fairness.maxRunningPerTenant,
+      readyPerLane: config.fairness.readyPerLane,
+    },
   });
   const cancelBus = new RedisCancelBus(redis, keys);
   const deps: ApiDeps = {

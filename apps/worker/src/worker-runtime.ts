@@ -21,6 +21,7 @@ import type { PipelineLoadOptions, SessionOptions } from '@step1x/pipeline';
 import { createS3ObjectStore } from '@step1x/storage';
 import { EgressGuard } from '@step1x/egress';
 import { createRetrySchedule, WebhookSender } from '@step1x/webhooks';
+import { WorkerFairDispatch } from './edits/worker-fair-dispatch';
 import { EditRunner } from './edits/edit-runner.service';
 import { EditWebhooks } from './edits/edit-webhooks';
 import { EditorPool } from './edits/editor-pool';
@@ -121,9 +122,18 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     keys,
     editAttempts: config.queue.editMaxAttempts,
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
+    fairness: {
+      weights: config.fairness.tenantWeights,
+      maxRunningPerTenant: config.fairness.maxRunningPerTenant,
+      readyPerLane: config.fairness.readyPerLane,
+    },
   });
   const cancelBus = new RedisCancelBus(command, keys);
   pingRedis = () => jobQueue.ping();
+  const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
+  const fairDispatch = new WorkerFairDispatch(jobQueue, (editId) => edits.get(editId), {
+    onError: (error) => logger.warn(`fair dispatch: ${describeError(error)}`),
+  });
   // Set once the runner exists; BullMQ reports final failures only after the consumer started.
   let onEditAbandoned: (editId: string, reason: string) => void = () => undefined;
   const consumer = new BullmqJobConsumer({
@@ -138,6 +148,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     onJobFailed: (failure) => {
       if (failure.queue === QueueName.Edit) onEditAbandoned(failure.jobId, failure.reason);
     },
+    onEditJob: (phase, editId) => fairDispatch.onEditJob(phase, editId),
   });
   const closeClients = async () => {
     await jobQueue.close().catch(() => undefined);
@@ -149,7 +160,6 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   let reconcile: () => Promise<void> = async () => undefined;
   try {
     const objectStore = createS3ObjectStore(config.s3);
-    const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
     const webhooks = new EditWebhooks(jobQueue, objectStore, { outputUrlTtlS: config.limits.outputUrlTtlS });
     const runner = new EditRunner(edits, objectStore, pool, webhooks, {
       maxInputBytes: config.limits.maxUploadBytes,
@@ -201,6 +211,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     };
     await reconcile();
     await consumer.start(registry);
+    fairDispatch.start();
   } catch (error) {
     await consumer.close(0).catch(() => undefined);
     await closeClients();
@@ -222,6 +233,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       ready = false;
       logger.info(`stopping: no new jobs; running edits get ${graceMs} ms`);
       clearInterval(reconcileTimer);
+      fairDispatch.stop();
       const result = await consumer.close(graceMs);
       await closeClients();
       await pool.release();

@@ -8,6 +8,7 @@ import {
   intVar,
   numberVar,
   stringVar,
+  tenantWeightsVar,
   urlVar,
   type EnvVar,
 } from './env-var';
@@ -193,6 +194,29 @@ export const ENV_SCHEMA = {
     min: 0,
     max: 3_600_000,
     doc: 'On SIGTERM, time to finish the running edit before handing it back to the queue.',
+  }),
+  // --- fair scheduling across tenants (docs/ARCHITECTURE.md "Fair scheduling across tenants") ---
+  TENANT_WEIGHTS: tenantWeightsVar({
+    default: '',
+    doc: 'Shares of the fair order within a lane, `tenant:weight,…` (e.g. `a:3,b:1`); unlisted tenants weigh 1.',
+  }),
+  TENANT_MAX_RUNNING: intVar({
+    default: '0',
+    min: 0,
+    max: 1_000_000,
+    doc: "A tenant's edits handed to workers at once, across the fleet; 0 = no cap.",
+  }),
+  TENANT_MAX_QUEUED: intVar({
+    default: '0',
+    min: 0,
+    max: 10_000_000,
+    doc: "A tenant's queued edits above which its submits answer 429 `queue_full`; 0 = no cap (QUEUE_MAX_DEPTH still holds).",
+  }),
+  EDIT_READY_PER_LANE: intVar({
+    default: '1',
+    min: 1,
+    max: 1000,
+    doc: 'Edits per lane kept in BullMQ ready for the next free worker slot; a new tenant waits behind at most these.',
   }),
   ORT_EXECUTION_PROVIDERS: enumListVar(['cuda', 'webgpu', 'cpu'] as const, {
     default: 'cpu',

@@ -199,3 +199,28 @@ export function enumListVar<const T extends string, D extends string | undefined
     },
   };
 }
+
+/** `tenant:weight,…` with positive weights (fair scheduling shares); a tenant listed twice is refused. */
+export function tenantWeightsVar<D extends string | undefined>(
+  spec: Spec<ReadonlyMap<string, number>, D>,
+): EnvVar<ReadonlyMap<string, number>, D> {
+  return {
+    ...spec,
+    type: 'list of tenant:weight',
+    parse: (text) => {
+      const weights = new Map<string, number>();
+      splitList(text).forEach((entry, index) => {
+        const colon = entry.lastIndexOf(':');
+        const tenantId = colon > 0 ? entry.slice(0, colon) : '';
+        const weightText = colon > 0 ? entry.slice(colon + 1).trim() : '';
+        const weight = Number(weightText);
+        if (!TENANT_ID.test(tenantId) || !/^\d+(\.\d+)?$/.test(weightText) || !(weight > 0) || weight > 1000) {
+          throw new Error(`entry ${index + 1} must be tenant:weight with a weight above 0 and at most 1000`);
+        }
+        if (weights.has(tenantId)) throw new Error(`tenant ${tenantId} is listed twice`);
+        weights.set(tenantId, weight);
+      });
+      return weights;
+    },
+  };
+}

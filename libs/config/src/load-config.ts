@@ -30,6 +30,16 @@ export interface AppConfig {
     outputUrlTtlS: number;
   };
   retention: { objectDays: number; editRecordDays: number };
+  fairness: {
+    /** TENANT_WEIGHTS (unlisted tenants weigh 1). */
+    tenantWeights: ReadonlyMap<string, number>;
+    /** TENANT_MAX_RUNNING; 0 = no cap. */
+    maxRunningPerTenant: number;
+    /** TENANT_MAX_QUEUED; 0 = no cap. */
+    maxQueuedPerTenant: number;
+    /** EDIT_READY_PER_LANE. */
+    readyPerLane: number;
+  };
   queue: {
     lockDurationMs: number;
     stalledIntervalMs: number;
@@ -187,6 +197,12 @@ export function loadConfig(env: Env): AppConfig {
       outputUrlTtlS: p.OUTPUT_URL_TTL_S,
     },
     retention: { objectDays: p.OBJECT_RETENTION_DAYS, editRecordDays: p.EDIT_RETENTION_DAYS },
+    fairness: {
+      tenantWeights: p.TENANT_WEIGHTS,
+      maxRunningPerTenant: p.TENANT_MAX_RUNNING,
+      maxQueuedPerTenant: p.TENANT_MAX_QUEUED,
+      readyPerLane: p.EDIT_READY_PER_LANE,
+    },
     queue: {
       lockDurationMs: p.BULLMQ_LOCK_DURATION_MS,
       stalledIntervalMs: p.BULLMQ_STALLED_INTERVAL_MS,

@@ -67,6 +67,8 @@ export interface EditObject {
   started_at: string | null;
   completed_at: string | null;
   queue_position: number | null;
+  /** Seconds until a queued edit starts or a running one ends, from measured throughput; null when unknown. */
+  eta_s: number | null;
   progress: EditProgress;
   attempts: number;
   /** True once a cancel reached a running edit; it stays `running` until the worker stops at the next step. */
@@ -141,6 +143,8 @@ export interface EditRecord {
 export interface PresentEditOptions {
   /** 1-based position within the edit's lane while queued; ignored for other statuses. */
   queuePosition: number | null;
+  /** Estimate for `eta_s` (queued or running only); null or absent when unknown. */
+  etaS?: number | null;
   /** The freshly signed output URL; required to show `output` of a succeeded edit. */
   signedOutput: { url: string; expiresAt: string } | null;
 }
@@ -166,6 +170,7 @@ export function presentEdit(record: EditRecord, options: PresentEditOptions): Ed
     started_at: record.startedAt,
     completed_at: record.completedAt,
     queue_position: record.status === 'queued' ? options.queuePosition : null,
+    eta_s: record.status === 'queued' || record.status === 'running' ? (options.etaS ?? null) : null,
     progress: { ...record.progress },
     attempts: record.attempts,
     cancel_requested: record.cancelRequested,

@@ -30,6 +30,12 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
     started_at: nullable(isoTime),
     completed_at: nullable(isoTime),
     queue_position: nullable({ type: 'integer', minimum: 1, description: '1-based within its lane while queued' }),
+    eta_s: nullable({
+      type: 'integer',
+      minimum: 0,
+      description:
+        'Seconds until the edit starts (queued) or ends (running), from measured recent throughput; null when unknown',
+    }),
     progress: object({ step: { type: 'integer', minimum: 0 }, total: { type: 'integer', minimum: 1 } }),
     attempts: { type: 'integer', minimum: 0 },
     cancel_requested: { type: 'boolean' },

@@ -89,6 +89,55 @@ export class RedisKeys {
   }
 
   /**
+   * Fair scheduling (docs/ARCHITECTURE.md "Fair scheduling across tenants"), one set per lane: ZSET edit id →
+   * virtual start tag, the lane's edits not yet handed to BullMQ in their fair order. TTL: edit retention, refreshed.
+   */
+  fairQueue(lane: string): string {
+    return `${this.prefix}:fair:${lane}:queue`;
+  }
+
+  /** ZSET tenant → virtual start tag of the tenant's next edit in the lane (tenants with edits waiting). */
+  fairTenants(lane: string): string {
+    return `${this.prefix}:fair:${lane}:tenants`;
+  }
+
+  /** ZSET edit id → virtual start tag: one tenant's waiting edits in the lane. `tenantId` '' gives the stem. */
+  fairTenantQueue(lane: string, tenantId: string): string {
+    return `${this.prefix}:fair:${lane}:tenant:${tenantId}`;
+  }
+
+  /** HASH `vtime` (the lane's virtual time) and `finish:<tenant>` (finish tag of the tenant's last queued edit). */
+  fairClock(lane: string): string {
+    return `${this.prefix}:fair:${lane}:clock`;
+  }
+
+  /** ZSET edit id → enqueue ms of the lane's waiting edits (oldest wait for the autoscaler). */
+  fairSince(lane: string): string {
+    return `${this.prefix}:fair:${lane}:since`;
+  }
+
+  /** ZSET edit id → ms: edits picked for BullMQ whose job add is not confirmed yet (repaired when stale). */
+  fairHandoff(lane: string): string {
+    return `${this.prefix}:fair:${lane}:handoff`;
+  }
+
+  /** HASH edit id → tenant: edits handed to BullMQ and not terminal; counted against TENANT_MAX_RUNNING. */
+  fairInflight(): string {
+    return `${this.prefix}:fair:inflight`;
+  }
+
+  /** HASH `<size_level>:<steps>` → JSON run-time average; the eta_s estimate of every API replica reads it. */
+  editRunTimes(): string {
+    return `${this.prefix}:fair:run_times`;
+  }
+
+  /** ZSET edit id → finish ms of recently finished edits: the fleet's measured throughput. TTL: 1 day. */
+  editCompletions(): string {
+    return `${this.prefix}:fair:completions`;
+  }
+
+
+  /**
    * BullMQ's own prefix: its keys are `{name}:bull:<queue>:…` (BullMQ manages their lifetimes). On a cluster BullMQ
    * needs the hash tag in its prefix: its scripts touch several keys of one queue at once.
    */

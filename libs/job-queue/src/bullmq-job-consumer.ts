@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { DeferJobError, NonRetryableJobError, type QueueName } from '@step1x/contracts';
+import { DeferJobError, NonRetryableJobError, QueueName } from '@step1x/contracts';
 import type { CancelBus } from './job-queue.port';
 import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext, type JobRegistry } from './job-registry';
 import type { RedisClient, RedisKeys } from '@step1x/edit-store';
@@ -29,6 +29,12 @@ export interface BullmqJobConsumerOptions {
    * @defaultValue none
    */
   onJobFailed?: (failure: FinalJobFailure) => void;
+  /**
+   * Told when this worker takes an edit job and when its handler is done with it (before BullMQ fetches the next
+   * one): the fair dispatcher refills the lane here (docs/ARCHITECTURE.md "Fair scheduling across tenants").
+   * Errors go to `onError`; they never fail the job. @defaultValue none
+   */
+  onEditJob?: (phase: 'taken' | 'finished', editId: string) => Promise<unknown>;
 }
 
 export interface FinalJobFailure {
@@ -112,6 +118,31 @@ export class BullmqJobConsumer {
   private async process(registry: JobRegistry, job: Job, token?: string, signal?: AbortSignal): Promise<unknown> {
     const handler = registry.handlerFor(job.name);
     if (!handler) throw new UnrecoverableError(`no handler for job "${job.name}" on queue ${job.queueName}`);
+    if (job.queueName !== QueueName.Edit || !this.options.onEditJob) {
+      return this.runHandler(handler, job, token, signal);
+    }
+    await this.tellEditJob('taken', job.id ?? '');
+    try {
+      return await this.runHandler(handler, job, token, signal);
+    } finally {
+      await this.tellEditJob('finished', job.id ?? '');
+    }
+  }
+
+  private async tellEditJob(phase: 'taken' | 'finished', editId: string): Promise<void> {
+    try {
+      await this.options.onEditJob?.(phase, editId);
+    } catch (error) {
+      this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private async runHandler(
+    handler: NonNullable<ReturnType<JobRegistry['handlerFor']>>,
+    job: Job,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     const context: JobContext = {
       jobId: job.id ?? '',
       attempt: job.attemptsMade + 1,

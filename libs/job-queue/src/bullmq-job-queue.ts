@@ -2,6 +2,8 @@ import { Queue } from 'bullmq';
 import { JobName, QueueName, type DeliverWebhookPayload, type EditImagePayload } from '@step1x/contracts';
 import type {
   EditJobState,
+  EditRunSample,
+  EtaQuery,
   EnqueueWebhookOptions,
   JobQueue,
   Lane,
@@ -9,8 +11,10 @@ import type {
   QueueLoad,
   RemoveQueuedResult,
 } from './job-queue.port';
-import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE } from './lanes';
+import { LANE_PRIORITY, PRIORITY_SCORE_STRIDE, laneScoreRange } from './lanes';
 import type { RedisClient, RedisKeys } from '@step1x/edit-store';
+import { RedisFairScheduler, type FairEdit, type FairSchedulerOptions } from './redis-fair-scheduler';
+import { RedisEditThroughput } from './redis-edit-throughput';
 
 export interface BullmqJobQueueOptions {
   /** A command connection; the caller owns it (this adapter never closes it). */
@@ -27,6 +31,8 @@ export interface BullmqJobQueueOptions {
    * (docs/DEPLOY.md "Upgrades"). @defaultValue none (any worker runs the job)
    */
   modelVersion?: string | null;
+  /** Fair order across tenants (TENANT_WEIGHTS, TENANT_MAX_RUNNING, EDIT_READY_PER_LANE). @defaultValue plain shares */
+  fairness?: FairSchedulerOptions;
 }
 
 /** BullMQ's job states that mean "not taken by a worker yet". */
@@ -48,7 +54,9 @@ return redis.call('ZCOUNT', KEYS[1], ARGV[2], score)
 export class BullmqJobQueue implements JobQueue {
   private readonly edit: Queue<EditImagePayload>;
   private readonly webhook: Queue<DeliverWebhookPayload>;
-  private readonly options: Required<Omit<BullmqJobQueueOptions, 'connection' | 'keys' | 'modelVersion'>>;
+  private readonly options: Required<Omit<BullmqJobQueueOptions, 'connection' | 'keys' | 'fairness' | 'modelVersion'>>;
+  private readonly fair: RedisFairScheduler;
+  private readonly throughput: RedisEditThroughput;
 
   constructor(private readonly config: BullmqJobQueueOptions) {
     this.options = {
@@ -59,22 +67,90 @@ export class BullmqJobQueue implements JobQueue {
     const shared = { connection: config.connection, prefix: config.keys.bullPrefix() };
     this.edit = new Queue<EditImagePayload>(QueueName.Edit, shared);
     this.webhook = new Queue<DeliverWebhookPayload>(QueueName.Webhook, shared);
+    this.fair = new RedisFairScheduler(
+      config.connection,
+      config.keys,
+      {
+        prioritizedKey: this.edit.keys.prioritized,
+        // BullMQ's job hash is `<prefix>:<queue>:<job id>`; its `keys['']` is `<prefix>:<queue>:`.
+        jobKeyStem: this.edit.keys[''],
+        laneScores: { interactive: laneScoreRange('interactive'), batch: laneScoreRange('batch') },
+      },
+      config.fairness,
+    );
+    this.throughput = new RedisEditThroughput(config.connection, config.keys);
   }
 
   async enqueueEdit(payload: EditImagePayload, lane: Lane): Promise<void> {
-    const { modelVersion } = this.config;
-    const data: EditImagePayload = modelVersion ? { ...payload, modelVersion } : payload;
-    await this.edit.add(JobName.EditImage, data, {
-      jobId: payload.editId,
-      priority: LANE_PRIORITY[lane],
-      attempts: this.options.editAttempts,
-      backoff: { type: 'exponential', delay: this.options.editRetryBackoffMs },
-      removeOnComplete: { age: this.options.keepFinishedJobsS },
-      removeOnFail: { age: this.options.keepFinishedJobsS },
-    });
+    await this.enqueueEdits([{ payload, lane }]);
+  }
+
+  /**
+   * Queues edits in the fair order of their lanes, then hands BullMQ what it should hold now. An edit already
+   * handed to BullMQ (a retry of an acceptance, the reconciler) gets its job added again, which BullMQ ignores
+   * when the job exists and which repairs a job that was lost.
+   */
+  async enqueueEdits(edits: readonly { payload: EditImagePayload; lane: Lane }[]): Promise<void> {
+    const fairEdits = edits.map(({ payload, lane }) => ({ editId: payload.editId, tenantId: payload.tenantId, lane }));
+    const outcomes = await this.fair.enqueue(fairEdits);
+    const inFlight = fairEdits.filter((_, index) => outcomes[index] === 'in_flight');
+    if (inFlight.length > 0) await this.addEditJobs(inFlight);
+    await this.dispatchEdits();
+  }
+
+  /**
+   * Moves the next fair edits into BullMQ (at most EDIT_READY_PER_LANE waiting there per lane, honouring
+   * TENANT_MAX_RUNNING). Called after every enqueue, by every worker when it takes and when it finishes an edit,
+   * and on a timer; it also re-adds the jobs of hand-offs whose process died between picking and adding.
+   * Returns how many edits it handed over.
+   */
+  async dispatchEdits(): Promise<number> {
+    const stale = await this.fair.staleHandoffs();
+    if (stale.length > 0) {
+      await this.addEditJobs(stale);
+      await this.fair.handedOff(stale);
+    }
+    const picked = await this.fair.dispatch();
+    if (picked.length === 0) return 0;
+    await this.addEditJobs(picked);
+    await this.fair.handedOff(picked);
+    return picked.length;
+  }
+
+  private async addEditJobs(edits: readonly FairEdit[]): Promise<void> {
+    await this.edit.addBulk(
+      edits.map(({ editId, tenantId, lane }) => ({
+        name: JobName.EditImage,
+        data: this.config.modelVersion
+          ? { editId, tenantId, modelVersion: this.config.modelVersion }
+          : { editId, tenantId },
+        opts: {
+          jobId: editId,
+          priority: LANE_PRIORITY[lane],
+          attempts: this.options.editAttempts,
+          backoff: { type: 'exponential', delay: this.options.editRetryBackoffMs },
+          removeOnComplete: { age: this.options.keepFinishedJobsS },
+          removeOnFail: { age: this.options.keepFinishedJobsS },
+        },
+      })),
+    );
+  }
+
+  /** Queued edits of one tenant not yet handed to a worker: what TENANT_MAX_QUEUED is compared with. */
+  queuedEditCount(tenantId: string): Promise<number> {
+    return this.fair.tenantWaitingCount(tenantId);
+  }
+
+  recordEditRun(sample: EditRunSample): Promise<void> {
+    return this.throughput.record(sample);
+  }
+
+  editEtaSeconds(query: EtaQuery): Promise<number | null> {
+    return this.throughput.etaSeconds(query);
   }
 
   async removeQueuedEdit(editId: string): Promise<RemoveQueuedResult> {
+    if (await this.fair.remove(editId)) return 'removed';
     const job = await this.edit.getJob(editId);
     if (!job) return 'absent';
     const state = await job.getState();
@@ -88,16 +164,26 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   async editJobState(editId: string): Promise<EditJobState> {
+    if (await this.fair.isWaiting(editId)) return 'queued';
     const state = await this.edit.getJobState(editId);
+    // Picked by a dispatcher that has not added the job yet (or died doing so: the next dispatch re-adds it).
+    if (state === 'unknown' && (await this.fair.isHandedOff(editId))) return 'queued';
     if ((QUEUED_STATES as readonly string[]).includes(state) || state === 'waiting-children') return 'queued';
     if (state === 'active' || state === 'completed' || state === 'failed') return state;
     return 'absent';
   }
 
-  queuedEditIds(limit: number): Promise<string[]> {
-    return this.edit.getRanges([...QUEUED_STATES], 0, Math.max(0, limit - 1), true);
+  async queuedEditIds(limit: number): Promise<string[]> {
+    const waiting = await this.fair.waitingIds(limit);
+    if (waiting.length >= limit) return waiting;
+    const inBullmq = await this.edit.getRanges([...QUEUED_STATES], 0, Math.max(0, limit - waiting.length - 1), true);
+    return [...waiting, ...inBullmq];
   }
 
+  /**
+   * The fair order of a lane is its jobs already in BullMQ (taken first, FIFO) followed by the edits still in the
+   * fair structures in tag order, so a waiting edit's position is the lane's BullMQ count plus its fair rank.
+   */
   async queuePosition(editId: string, lane: Lane): Promise<number | null> {
     const laneStart = LANE_PRIORITY[lane] * PRIORITY_SCORE_STRIDE;
     const position = (await this.config.connection.eval(
@@ -107,18 +193,29 @@ export class BullmqJobQueue implements JobQueue {
       editId,
       String(laneStart),
     )) as number;
-    return position > 0 ? position : null;
+    if (position > 0) return position;
+    const rank = await this.fair.rank(editId, lane);
+    if (rank === null) return null;
+    const inBullmq = await this.config.connection.zcount(
+      this.edit.keys.prioritized,
+      laneStart,
+      `(${laneStart + PRIORITY_SCORE_STRIDE}`,
+    );
+    return inBullmq + rank;
   }
 
   async depth(): Promise<QueueDepth> {
-    const [perPriority, counts] = await Promise.all([
+    const [perPriority, counts, fairInteractive, fairBatch] = await Promise.all([
       this.edit.getCountsPerPriority([LANE_PRIORITY.interactive, LANE_PRIORITY.batch]),
       this.edit.getJobCounts('waiting', 'prioritized', 'delayed', 'paused'),
+      this.fair.waitingCount('interactive'),
+      this.fair.waitingCount('batch'),
     ]);
-    const interactive = perPriority[String(LANE_PRIORITY.interactive)] ?? 0;
-    const batch = perPriority[String(LANE_PRIORITY.batch)] ?? 0;
+    const interactive = (perPriority[String(LANE_PRIORITY.interactive)] ?? 0) + fairInteractive;
+    const batch = (perPriority[String(LANE_PRIORITY.batch)] ?? 0) + fairBatch;
     const delayed = counts.delayed ?? 0;
-    const total = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0) + delayed;
+    const total =
+      (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0) + delayed + fairInteractive + fairBatch;
     return { interactive, batch, delayed, total };
   }
 
@@ -132,8 +229,16 @@ export class BullmqJobQueue implements JobQueue {
     return { ...depth, running, oldestQueuedAt: { interactive, batch } };
   }
 
-  /** The head of a lane is its lowest score in the `prioritized` zset (FIFO within a priority, lanes.ts). */
+  /** The longer wait of the lane's BullMQ head and its longest-waiting edit in the fair structures. */
   private async oldestQueuedAt(lane: Lane): Promise<Date | null> {
+    const [inBullmq, inFair] = await Promise.all([this.oldestInBullmq(lane), this.fair.oldestWaitingAt(lane)]);
+    if (inBullmq === null) return inFair;
+    if (inFair === null) return inBullmq;
+    return inBullmq.getTime() <= inFair.getTime() ? inBullmq : inFair;
+  }
+
+  /** The head of a lane is its lowest score in the `prioritized` zset (FIFO within a priority, lanes.ts). */
+  private async oldestInBullmq(lane: Lane): Promise<Date | null> {
     const laneStart = LANE_PRIORITY[lane] * PRIORITY_SCORE_STRIDE;
     const [head] = await this.config.connection.zrangebyscore(
       this.edit.keys.prioritized,

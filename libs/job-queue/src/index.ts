@@ -5,3 +5,5 @@ export * from './redis-cancel-bus';
 export * from './bullmq-job-queue';
 export * from './bullmq-job-consumer';
 export * from './edit-reconciler';
+export * from './redis-fair-scheduler';
+export * from './redis-edit-throughput';

@@ -29,6 +29,20 @@ export interface QueueLoad extends QueueDepth {
   oldestQueuedAt: Record<Lane, Date | null>;
 }
 
+/** One finished edit run, as the worker measured it. */
+export interface EditRunSample {
+  editId: string;
+  sizeLevel: number;
+  steps: number;
+  /** Wall time of the run (started → finished). */
+  runMs: number;
+  finishedAt: Date;
+}
+
+export type EtaQuery =
+  | { status: 'queued'; position: number; sizeLevel: number; steps: number; now: Date }
+  | { status: 'running'; startedAt: Date; sizeLevel: number; steps: number; now: Date };
+
 export interface EnqueueWebhookOptions {
   /** Wait this long before the attempt (the retry schedule's delay). @defaultValue 0 */
   delayMs?: number;
@@ -50,6 +64,22 @@ export interface JobQueue {
   queuePosition(editId: string, lane: Lane): Promise<number | null>;
   depth(): Promise<QueueDepth>;
   load(): Promise<QueueLoad>;
+  /**
+   * Queues many edits at once (a batch) in the fair order of their lanes, with the same guarantees as
+   * `enqueueEdit` for each; items keep their given order within a tenant.
+   */
+  enqueueEdits(edits: readonly { payload: EditImagePayload; lane: Lane }[]): Promise<void>;
+  /**
+   * Hands the next fair edits to the workers' queue (docs/ARCHITECTURE.md "Fair scheduling across tenants");
+   * workers call it when they take and finish an edit and on a timer. Returns how many were handed over.
+   */
+  dispatchEdits(): Promise<number>;
+  /** Queued edits of one tenant not yet handed to a worker (TENANT_MAX_QUEUED). */
+  queuedEditCount(tenantId: string): Promise<number>;
+  /** Stores one measured run for `eta_s` (shared by every API replica). */
+  recordEditRun(sample: EditRunSample): Promise<void>;
+  /** Seconds until a queued edit starts or a running one ends, from measured throughput; null when unknown. */
+  editEtaSeconds(query: EtaQuery): Promise<number | null>;
   /** Queues one delivery attempt of one webhook event (job id `<messageId>.<attempt>`). */
   enqueueWebhook(payload: DeliverWebhookPayload, options?: EnqueueWebhookOptions): Promise<void>;
   ping(): Promise<void>;

@@ -13,3 +13,12 @@ export const LANE_PRIORITY: Readonly<Record<Lane, number>> = {
 
 /** BullMQ orders prioritized jobs by `priority × 2^32 + insertion counter` (getPriorityScore.lua). */
 export const PRIORITY_SCORE_STRIDE = 0x1_0000_0000;
+
+/** The lanes in the order workers take them. */
+export const LANES: readonly Lane[] = ['interactive', 'batch'];
+
+/** A lane's range of scores in BullMQ's prioritized zset: [low, high). */
+export function laneScoreRange(lane: Lane): [number, number] {
+  const low = LANE_PRIORITY[lane] * PRIORITY_SCORE_STRIDE;
+  return [low, low + PRIORITY_SCORE_STRIDE];
+}

@@ -95,7 +95,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     await queue.enqueueEdit({ editId: ids.i1, tenantId: 't' }, 'interactive');
     await queue.enqueueEdit({ editId: ids.i2, tenantId: 't' }, 'interactive');
     const handler = new RecordingEditHandler();
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await untilTrue(() => handler.order.length === 4, 'four edits to run');
     assert.deepEqual(handler.order, [ids.i1, ids.i2, ids.b1, ids.b2]);
@@ -111,7 +111,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const editId = newEditId();
     handler.expectStart(editId);
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, cancelBus: workerSide });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, cancelBus: workerSide, onEditJob: () => queue.dispatchEdits() });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'interactive');
     await handler.started;
@@ -131,7 +131,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const editId = newEditId();
     handler.expectStart(editId);
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'batch');
     await handler.started;
@@ -139,7 +139,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     assert.equal(await queue.queuePosition(editId, 'batch'), 1);
     // A new worker takes it again.
     const next = new RecordingEditHandler();
-    const second = new BullmqJobConsumer({ connection: redis.blocking, keys });
+    const second = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
     await second.start(JobRegistry.fromInstances([next], [JobName.EditImage]));
     await untilTrue(() => next.order.includes(editId), 'the handed-back edit to run again');
     await second.close(1000);
@@ -160,7 +160,7 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const held = newEditId();
     handler.expectStart(held);
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys });
+    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId: held, tenantId: 't' }, 'interactive');
     await handler.started;

@@ -23,6 +23,7 @@ import { idempotencyRequestHash } from './idempotency-hash';
 import { ImageIntakeService, type AcceptedImage, type UploadedImage } from './image-intake.service';
 import { decodeListCursor, encodeListCursor } from './list-cursor';
 import { QueueAdmission } from './queue-admission';
+import { assertTenantQueueHasRoom } from './tenant-queue-cap';
 
 export const CREATE_EDIT_ROUTE = 'POST /v1/edits';
 const WAIT_POLL_MS = 200;
@@ -165,6 +166,7 @@ export class EditsService {
     idempotency: IdempotentAcceptance | null,
   ): Promise<CreateEditResult> {
     await this.assertQueueHasRoom();
+    await assertTenantQueueHasRoom(this.jobQueue, command.tenantId, 1, this.config);
     // Cheap refusals first: the webhook target is checked before the image is downloaded and decoded.
     if (command.request.fields.webhook_url) await this.urlChecker.check(command.request.fields.webhook_url);
     const image = await this.images.accept(command.tenantId, command.request.image, command.upload);
