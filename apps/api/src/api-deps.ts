@@ -1,5 +1,6 @@
 import type {
   ApiKeyStore,
+  RedisBatchRepository,
   EditRepository,
   IdempotencyStore,
   UploadStore,
@@ -32,6 +33,8 @@ export interface ReadinessCheck {
 /** Everything the API talks to, as ports; `createApiDeps` builds the real adapters, tests may swap any. */
 export interface ApiDeps {
   edits: EditRepository;
+  /** Batches, their counts and the usage counters (docs/ARCHITECTURE.md "Batches"). */
+  batches: RedisBatchRepository;
   idempotency: IdempotencyStore;
   apiKeys: ApiKeyStore;
   webhookSecrets: WebhookSecretStore;
@@ -50,6 +53,7 @@ export interface ApiDeps {
 
 export const DEPS = {
   edits: Symbol('EditRepository'),
+  batches: Symbol('BatchRepository'),
   idempotency: Symbol('IdempotencyStore'),
   apiKeys: Symbol('ApiKeyStore'),
   webhookSecrets: Symbol('WebhookSecretStore'),

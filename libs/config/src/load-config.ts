@@ -52,6 +52,7 @@ export interface AppConfig {
     memPattern: boolean;
   };
   webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
+  batches: { maxBodyBytes: number; maxItems: number };
 }
 
 export interface ConfigProblem {
@@ -190,6 +191,7 @@ export function loadConfig(env: Env): AppConfig {
       timeoutMs: p.WEBHOOK_TIMEOUT_MS,
       progressMinIntervalMs: p.WEBHOOK_PROGRESS_MIN_INTERVAL_MS,
     },
+    batches: { maxBodyBytes: p.MAX_BATCH_BODY_BYTES, maxItems: p.BATCH_MAX_ITEMS },
   };
 }
 

@@ -4,3 +4,4 @@ export * from './edit-record.codec';
 export * from './redis-connection';
 export * from './redis-edit-repository';
 export * from './redis-stores';
+export * from './redis-batch-repository';

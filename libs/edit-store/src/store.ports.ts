@@ -1,4 +1,12 @@
-import type { EditFailure, EditProgress, EditRecord, EditStatus, StoredEditOutput } from '@step1x/contracts';
+import type {
+  EditCompute,
+  EditFailure,
+  EditProgress,
+  EditRecord,
+  EditStatus,
+  EditTimings,
+  StoredEditOutput,
+} from '@step1x/contracts';
 
 /** A position in a tenant's edit list: newest first, ordered by (created_at, id). */
 export interface EditListPosition {
@@ -31,6 +39,11 @@ export interface EditPatch {
   output?: StoredEditOutput | null;
   error?: EditFailure | null;
   truncated?: boolean | null;
+  /** The worker's receipt, written with the terminal status (CONTRACT.md "The edit object"). */
+  timings?: EditTimings | null;
+  compute?: EditCompute | null;
+  /** The decoded input's size, for a batch item whose image was not decoded at submit. */
+  inputSize?: { width: number; height: number } | null;
 }
 
 export interface EditTransition {

@@ -58,14 +58,25 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   async enqueueEdit(payload: EditImagePayload, lane: Lane): Promise<void> {
-    await this.edit.add(JobName.EditImage, payload, {
+    await this.edit.add(JobName.EditImage, payload, this.editJobOptions(payload, lane));
+  }
+
+  async enqueueEdits(payloads: readonly EditImagePayload[], lane: Lane): Promise<void> {
+    if (payloads.length === 0) return;
+    await this.edit.addBulk(
+      payloads.map((payload) => ({ name: JobName.EditImage, data: payload, opts: this.editJobOptions(payload, lane) })),
+    );
+  }
+
+  private editJobOptions(payload: EditImagePayload, lane: Lane) {
+    return {
       jobId: payload.editId,
       priority: LANE_PRIORITY[lane],
       attempts: this.options.editAttempts,
-      backoff: { type: 'exponential', delay: this.options.editRetryBackoffMs },
+      backoff: { type: 'exponential' as const, delay: this.options.editRetryBackoffMs },
       removeOnComplete: { age: this.options.keepFinishedJobsS },
       removeOnFail: { age: this.options.keepFinishedJobsS },
-    });
+    };
   }
 
   async removeQueuedEdit(editId: string): Promise<RemoveQueuedResult> {

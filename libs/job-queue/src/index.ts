@@ -5,3 +5,4 @@ export * from './redis-cancel-bus';
 export * from './bullmq-job-queue';
 export * from './bullmq-job-consumer';
 export * from './edit-reconciler';
+export * from './batch-finalizer';

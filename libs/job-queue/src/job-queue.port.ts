@@ -39,6 +39,11 @@ export interface JobQueue {
   /** Queues an edit in its lane; the job id is the edit id, so a second enqueue of one edit is a no-op. */
   enqueueEdit(payload: EditImagePayload, lane: Lane): Promise<void>;
   /**
+   * Queues many edits of one lane in one round trip (a batch's items; BullMQ `addBulk`), in the given order. Job
+   * id = edit id as for `enqueueEdit`, so queueing an edit again adds nothing.
+   */
+  enqueueEdits(payloads: readonly EditImagePayload[], lane: Lane): Promise<void>;
+  /**
    * Removes an edit no worker has taken yet: `removed`; `taken` when a worker holds it (or just finished it);
    * `absent` when BullMQ has no such job (never enqueued, or already cleaned up).
    */

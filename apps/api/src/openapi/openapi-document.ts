@@ -34,6 +34,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       },
     };
   }
+  const batch = document.paths['/v1/batches']?.post;
+  if (batch) {
+    batch.requestBody = { required: true, content: { 'application/json': { schema: ref('CreateBatchRequest') } } };
+  }
   const upload = document.paths['/v1/uploads']?.post;
   if (upload) {
     upload.requestBody = { required: true, content: { 'application/json': { schema: ref('CreateUploadRequest') } } };
