@@ -144,6 +144,12 @@ export class BatchesService {
     const notCancelable = () =>
       new ApiError(ErrorCode.NotCancelable, `the batch is already ${batch.status}`, { param: null });
     if (batch.status === 'completed' || batch.status === 'canceled') throw notCancelable();
+    const { total, succeeded, failed, canceled } = batch.counts;
+    if (succeeded + failed + canceled >= total) {
+      // Every item is terminal: the batch is complete, only its results may not be written yet.
+      await this.finalizer.finalize(batchId).catch((error) => this.logger.warn(`finalize ${batchId}: ${error}`));
+      throw new ApiError(ErrorCode.NotCancelable, 'every item of the batch is already finished', { param: null });
+    }
     if (!(await this.batches.requestCancel(batchId))) throw notCancelable();
     const ids = await this.batches.itemIds(batchId);
     const now = this.clock();
