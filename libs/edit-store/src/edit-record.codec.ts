@@ -97,11 +97,12 @@ export function decodeEditRecord(editId: string, hash: EditHash): EditRecord | n
     error: json(editId, hash, 'error'),
     metadata: json(editId, hash, 'metadata'),
     webhook: json(editId, hash, 'webhook'),
-    batchId: hash.batch_id ?? null,
-    customId: hash.custom_id ?? null,
-    sourceUrl: hash.source_url ?? null,
-    timings: hash.timings === undefined ? null : json(editId, hash, 'timings'),
-    compute: hash.compute === undefined ? null : json(editId, hash, 'compute'),
+    // Optional fields appear only where written, so a lone edit's record reads back exactly as it was created.
+    ...(hash.batch_id !== undefined ? { batchId: hash.batch_id } : {}),
+    ...(hash.custom_id !== undefined ? { customId: hash.custom_id } : {}),
+    ...(hash.source_url !== undefined ? { sourceUrl: hash.source_url } : {}),
+    ...(hash.timings !== undefined ? { timings: json<EditRecord['timings']>(editId, hash, 'timings') } : {}),
+    ...(hash.compute !== undefined ? { compute: json<EditRecord['compute']>(editId, hash, 'compute') } : {}),
   };
 }
 
