@@ -1,6 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BatchObject, DeliverWebhookPayload, EditList, EditObject, UploadTicket, UsageDay } from '@step1x/contracts';
+import type {
+  BatchObject,
+  DeliverWebhookPayload,
+  EditList,
+  EditObject,
+  UploadTicket,
+  UsageDay,
+} from '@step1x/contracts';
 import { RedisBatchRepository, RedisKeys, createRedisClient, closeRedisClient } from '@step1x/edit-store';
 import { BatchFinalizer, batchCompletedMessageId } from '@step1x/job-queue';
 import type { Redis } from 'ioredis';
@@ -144,7 +151,10 @@ describe('API batches (e2e)', () => {
     assert.ok(JSON.stringify(big).length > api.config.limits.maxJsonBodyBytes);
     await create(big);
     const edit = await errorOf(
-      await api.call('/v1/edits', jsonInit({ instruction: 'x', image_key: imageKey, metadata: { pad: 'y'.repeat(300_000) } })),
+      await api.call(
+        '/v1/edits',
+        jsonInit({ instruction: 'x', image_key: imageKey, metadata: { pad: 'y'.repeat(300_000) } }),
+      ),
     );
     assert.deepEqual([edit.status, edit.code], [413, 'payload_too_large']);
     const huge = await errorOf(await post({ items: items(1000, { instruction: 'z'.repeat(4500) }) }));
@@ -157,7 +167,9 @@ describe('API batches (e2e)', () => {
       const error = await errorOf(await api.call(path, { tenant: 'globex' }));
       assert.deepEqual([error.status, error.code], [404, 'not_found']);
     }
-    const cancel = await errorOf(await api.call(`/v1/batches/${batch.id}/cancel`, { method: 'POST', tenant: 'globex' }));
+    const cancel = await errorOf(
+      await api.call(`/v1/batches/${batch.id}/cancel`, { method: 'POST', tenant: 'globex' }),
+    );
     assert.deepEqual([cancel.status, cancel.code], [404, 'not_found']);
     const listed = await get<EditList<BatchObject>>('/v1/batches', 'globex');
     assert.ok(!listed.data.some((b) => b.id === batch.id));
@@ -245,7 +257,10 @@ describe('API batches (e2e)', () => {
     assert.equal(final.status, 'completed');
     assert.deepEqual(JSON.parse(queued[0].body).data.counts, final.counts);
     assert.ok(final.results_url && final.completed_at);
-    const lines = (await (await fetch(final.results_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await (await fetch(final.results_url)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.deepEqual(
       lines.map((l) => l.edit_id),
       ids,
@@ -281,7 +296,11 @@ describe('API batches (e2e)', () => {
     const before = await usageNow();
     const batch = await create({ items: items(3) });
     const ids = await batches.itemIds(batch.id);
-    const compute = { worker_seconds: 1.25, execution_provider: 'cpu', model: { version: 'v1.1', sha256: 'a'.repeat(64) } };
+    const compute = {
+      worker_seconds: 1.25,
+      execution_provider: 'cpu',
+      model: { version: 'v1.1', sha256: 'a'.repeat(64) },
+    };
     for (const id of ids) await api.edits.markRunning(id, 1, new Date());
     await api.edits.transition(ids[0], {
       from: ['running'],
@@ -330,7 +349,10 @@ describe('API batches (e2e)', () => {
 
   it('documents every batch and usage route, field and error code in the OpenAPI document', async () => {
     const doc = (await (await fetch(`${api.baseUrl}/docs/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { responses: Record<string, { description: string }>; requestBody?: unknown }>>;
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, { description: string }>; requestBody?: unknown }>
+      >;
       components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
     };
     for (const [path, method] of [
@@ -345,7 +367,13 @@ describe('API batches (e2e)', () => {
     }
     assert.ok(doc.paths['/v1/batches'].post.requestBody);
     const createErrors = JSON.stringify(doc.paths['/v1/batches'].post.responses);
-    for (const code of ['unknown_field', 'out_of_range', 'payload_too_large', 'url_not_allowed', 'idempotency_conflict']) {
+    for (const code of [
+      'unknown_field',
+      'out_of_range',
+      'payload_too_large',
+      'url_not_allowed',
+      'idempotency_conflict',
+    ]) {
       assert.ok(createErrors.includes(code), code);
     }
     assert.ok(JSON.stringify(doc.paths['/v1/batches'].get.responses).includes('invalid_cursor'));

@@ -24,7 +24,8 @@ describe(`service: a ${ITEMS}-item batch survives a worker SIGKILL (e2e)`, () =>
     stack = await startServiceStack({ WORKER_CONCURRENCY: '1', QUEUE_MAX_DEPTH: '100000' });
     png = await pngOf(64, 48);
     stack.receiver.setResponder((request) => {
-      if (request.path === '/images/good.png') return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
+      if (request.path === '/images/good.png')
+        return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
       if (request.path.startsWith('/images/')) return { status: 404, body: 'no such image' };
       return { status: 200, body: 'ok' };
     });
@@ -104,7 +105,10 @@ describe(`service: a ${ITEMS}-item batch survives a worker SIGKILL (e2e)`, () =>
     const lines = (await (await fetch(done.results_url)).text())
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { custom_id: string; edit_id: string; status: string; error: { code: string } | null });
+      .map(
+        (line) =>
+          JSON.parse(line) as { custom_id: string; edit_id: string; status: string; error: { code: string } | null },
+      );
     assert.deepEqual(
       lines.map((l) => l.custom_id),
       items.map((item) => item.custom_id),

@@ -279,4 +279,3 @@ export interface UsageDay {
   worker_seconds: number;
   output_megapixels: number;
 }
-

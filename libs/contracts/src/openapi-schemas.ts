@@ -46,7 +46,7 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
       size_level: { type: 'integer', enum: [...EDIT_PARAMS.sizeLevel.levels] },
       output_format: { type: 'string', enum: [...EDIT_PARAMS.outputFormat.values] },
       priority: { type: 'string', enum: [...PRIORITIES] },
-      width: nullable({ type: 'integer', minimum: 1, description: "null for a batch item until it is decoded" }),
+      width: nullable({ type: 'integer', minimum: 1, description: 'null for a batch item until it is decoded' }),
       height: nullable({ type: 'integer', minimum: 1 }),
       truncated: nullable({ type: 'boolean' }),
     }),

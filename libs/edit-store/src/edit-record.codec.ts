@@ -76,7 +76,8 @@ export function decodeEditRecord(editId: string, hash: EditHash): EditRecord | n
   if (!EDIT_STATUSES.includes(status)) throw new CorruptEditRecordError(editId, `status "${hash.status}"`);
   const input = json<EditRecord['input']>(editId, hash, 'input');
   // A batch item's size is learnt by the worker when it decodes the image.
-  const size = hash.input_size === undefined ? null : json<{ width: number; height: number } | null>(editId, hash, 'input_size');
+  const size =
+    hash.input_size === undefined ? null : json<{ width: number; height: number } | null>(editId, hash, 'input_size');
   return {
     id: editId,
     tenantId: hash.tenant ?? '',

@@ -50,7 +50,9 @@ export function encodeBatchRecord(record: BatchRecord): BatchHash {
 
 export function decodeBatchRecord(batchId: string, hash: BatchHash): BatchRecord | null {
   if (!hash.status) return null;
-  const counts = Object.fromEntries(COUNT_FIELDS.map((field) => [field, Number(hash[field] ?? '0')])) as unknown as BatchCounts;
+  const counts = Object.fromEntries(
+    COUNT_FIELDS.map((field) => [field, Number(hash[field] ?? '0')]),
+  ) as unknown as BatchCounts;
   return {
     id: batchId,
     tenantId: hash.tenant ?? '',
@@ -166,7 +168,12 @@ export class RedisBatchRepository {
   }
 
   /** running/queued → `status` (compare-and-set): true for the one caller that finalized it. */
-  async markFinalized(batchId: string, status: 'completed' | 'canceled', at: Date, resultsKey: string): Promise<boolean> {
+  async markFinalized(
+    batchId: string,
+    status: 'completed' | 'canceled',
+    at: Date,
+    resultsKey: string,
+  ): Promise<boolean> {
     const applied = await this.redis.eval(
       FINALIZE_SCRIPT,
       1,

@@ -16,7 +16,8 @@ export function encodeScopedCursor(scope: string, position: EditListPosition): s
 
 /** @throws ApiError 400 `invalid_cursor` for anything `encodeScopedCursor(scope, …)` did not make. */
 export function decodeScopedCursor(scope: string, cursor: string): EditListPosition {
-  const invalid = () => new ApiError(ErrorCode.InvalidCursor, 'the cursor is not valid for this list', { param: 'cursor' });
+  const invalid = () =>
+    new ApiError(ErrorCode.InvalidCursor, 'the cursor is not valid for this list', { param: 'cursor' });
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
   let value: { v?: unknown; s?: unknown; t?: unknown; id?: unknown };
   try {

@@ -83,10 +83,14 @@ export class BatchesService {
     if (idempotencyKey === null) return { statusCode: 202, batch: await this.accept(command, null) };
     const begun = await this.idempotency.begin(tenantId, idempotencyKey, newBatchId(this.clock().getTime()));
     if (begun.state === 'in_progress') {
-      throw new ApiError(ErrorCode.IdempotencyInProgress, 'a request with this Idempotency-Key is still being accepted', {
-        param: 'Idempotency-Key',
-        headers: { 'Retry-After': String(Math.max(1, Math.ceil(begun.retryAfterMs / 1000))) },
-      });
+      throw new ApiError(
+        ErrorCode.IdempotencyInProgress,
+        'a request with this Idempotency-Key is still being accepted',
+        {
+          param: 'Idempotency-Key',
+          headers: { 'Retry-After': String(Math.max(1, Math.ceil(begun.retryAfterMs / 1000))) },
+        },
+      );
     }
     const requestHash = this.requestHash(command);
     if (begun.state === 'done') {
@@ -160,7 +164,9 @@ export class BatchesService {
           const canceled = await this.edits.cancelQueued(editId, now);
           if (canceled.applied) {
             removals.push(editId);
-            await this.completion.emit(canceled.record).catch((error) => this.logger.error(`webhook ${editId}: ${error}`));
+            await this.completion
+              .emit(canceled.record)
+              .catch((error) => this.logger.error(`webhook ${editId}: ${error}`));
             return;
           }
           if (canceled.record && !isTerminalStatus(canceled.record.status)) {

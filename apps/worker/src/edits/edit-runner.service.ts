@@ -390,12 +390,7 @@ export class EditRunner {
     if (error instanceof EditAbortedError) this.logger.warn(`${record.id} stopped without a cancel or shutdown`);
     this.logger.error(`${record.id} attempt ${context.attempt}/${context.maxAttempts}: ${describeError(error)}`);
     if (context.attempt >= context.maxAttempts) {
-      await this.finishFailed(
-        record,
-        'internal_error',
-        `the edit failed after ${context.attempt} attempt(s)`,
-        measure,
-      );
+      await this.finishFailed(record, 'internal_error', `the edit failed after ${context.attempt} attempt(s)`, measure);
     } else {
       await this.handBack(record, 'retrying after an infrastructure error');
     }
@@ -406,7 +401,11 @@ export class EditRunner {
     const at = this.clock();
     const canceled = await this.edits.transition(record.id, {
       from: ['queued', 'running'],
-      set: { status: 'canceled', completedAt: at.toISOString(), compute: this.receiptOf(record, measure, null, at).compute },
+      set: {
+        status: 'canceled',
+        completedAt: at.toISOString(),
+        compute: this.receiptOf(record, measure, null, at).compute,
+      },
     });
     if (!canceled.applied) return this.skip(record.id, canceled.record?.status ?? 'gone');
     await this.emit(canceled.record, WebhookEventType.EditCompleted);
