@@ -277,6 +277,25 @@ describe('API batches (e2e)', () => {
     assert.deepEqual([again.status, again.code], [409, 'not_cancelable']);
   });
 
+  it('a finalizer that died after marking the batch completed leaves it for the next one: one batch.completed', async () => {
+    const batch = await create({ items: items(2), webhook_url: images.urlFor('/hooks/crash') });
+    const ids = await batches.itemIds(batch.id);
+    for (const id of ids) await api.edits.markCanceled(id, new Date());
+    assert.deepEqual(await batches.toFinalize(100), [batch.id]);
+    // The dead finalizer got as far as the compare-and-set (results written, no event queued, still on the set).
+    assert.equal(await batches.markFinalized(batch.id, 'completed', new Date(), `batches/acme/${batch.id}.jsonl`), true);
+    const queued: DeliverWebhookPayload[] = [];
+    const queue = { enqueueWebhook: async (payload: DeliverWebhookPayload) => void queued.push(payload) };
+    const next = new BatchFinalizer(batches, api.edits, api.objectStore, queue, { urlTtlS: 600 });
+    assert.equal(await next.finalizePending(), 0, 'nobody finalizes it twice');
+    assert.deepEqual(
+      queued.map((p) => [p.type, p.messageId]),
+      [['batch.completed', batchCompletedMessageId(batch.id)]],
+    );
+    assert.deepEqual(await batches.toFinalize(100), []);
+    assert.equal(JSON.parse(queued[0].body).data.status, 'completed');
+  });
+
   it('cancels a queued batch at once: every item canceled, the batch canceled with its results', async () => {
     const batch = await create({ items: items(4) });
     const response = await api.call(`/v1/batches/${batch.id}/cancel`, { method: 'POST' });

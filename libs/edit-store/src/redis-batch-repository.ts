@@ -195,20 +195,6 @@ export class RedisBatchRepository {
     await this.redis.zrem(this.keys.batchesToFinalize(), batchId);
   }
 
-  /** Puts a batch on the to-finalize set when every item is terminal (the reconciler's repair). */
-  async scheduleFinalizeIfDone(batchId: string): Promise<boolean> {
-    const record = await this.get(batchId);
-    if (!record || record.status === 'completed' || record.status === 'canceled') return false;
-    const { total, succeeded, failed, canceled } = record.counts;
-    if (succeeded + failed + canceled < total) return false;
-    await this.redis
-      .multi()
-      .zadd(this.keys.batchesToFinalize(), 'NX', Date.now(), batchId)
-      .expire(this.keys.batchesToFinalize(), this.retentionS)
-      .exec();
-    return true;
-  }
-
   /** True at most once per `intervalMs` per batch, across every process (SET NX PX). */
   async takeProgressSlot(batchId: string, intervalMs: number): Promise<boolean> {
     return (await this.redis.set(this.keys.batchProgressGate(batchId), '1', 'PX', intervalMs, 'NX')) === 'OK';
