@@ -157,6 +157,19 @@ describe('API batches (e2e)', () => {
       ),
     );
     assert.deepEqual([edit.status, edit.code], [413, 'payload_too_large']);
+    // Without a Content-Length (chunked), the limits hold while reading: each route its own.
+    const chunked = (path: string, body: unknown) =>
+      api.call(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new Blob([JSON.stringify(body)]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+    assert.equal((await chunked('/v1/batches', big)).status, 202);
+    const chunkedEdit = await errorOf(
+      await chunked('/v1/edits', { instruction: 'x', image_key: imageKey, metadata: { pad: 'y'.repeat(300_000) } }),
+    );
+    assert.deepEqual([chunkedEdit.status, chunkedEdit.code], [413, 'payload_too_large']);
     const huge = await errorOf(await post({ items: items(1000, { instruction: 'z'.repeat(4500) }) }));
     assert.deepEqual([huge.status, huge.code], [413, 'payload_too_large']);
   });
@@ -283,7 +296,10 @@ describe('API batches (e2e)', () => {
     for (const id of ids) await api.edits.markCanceled(id, new Date());
     assert.deepEqual(await batches.toFinalize(100), [batch.id]);
     // The dead finalizer got as far as the compare-and-set (results written, no event queued, still on the set).
-    assert.equal(await batches.markFinalized(batch.id, 'completed', new Date(), `batches/acme/${batch.id}.jsonl`), true);
+    assert.equal(
+      await batches.markFinalized(batch.id, 'completed', new Date(), `batches/acme/${batch.id}.jsonl`),
+      true,
+    );
     const queued: DeliverWebhookPayload[] = [];
     const queue = { enqueueWebhook: async (payload: DeliverWebhookPayload) => void queued.push(payload) };
     const next = new BatchFinalizer(batches, api.edits, api.objectStore, queue, { urlTtlS: 600 });
