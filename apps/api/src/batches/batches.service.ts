@@ -316,12 +316,17 @@ export class BatchesService {
   private async checkItems(tenantId: string, request: ParsedBatchRequest): Promise<void> {
     const refusals: ItemRefusal[] = [];
     const hostChecks = new Map<string, Promise<void>>();
+    const grantChecks = new Map<string, Promise<void>>();
     await Promise.all(
       request.items.map(async (item, index) => {
         const param = `items[${index}].${item.image.kind === 'key' ? 'image_key' : 'image_url'}`;
         try {
-          if (item.image.kind === 'key') await this.checkUploadGrant(tenantId, item.image.key, param);
-          else {
+          if (item.image.kind === 'key') {
+            // One grant read per distinct key (many items may edit the same upload).
+            let check = grantChecks.get(item.image.key);
+            if (!check) grantChecks.set(item.image.key, (check = this.checkUploadGrant(tenantId, item.image.key)));
+            await check;
+          } else {
             // Same host and scheme resolve the same way: one address check per origin.
             const origin = new URL(item.image.url).origin;
             let check = hostChecks.get(origin);
@@ -340,9 +345,10 @@ export class BatchesService {
     if (refusals.length > 0) throw refusals.sort((a, b) => a.index - b.index)[0].error;
   }
 
-  private async checkUploadGrant(tenantId: string, key: string, param: string): Promise<void> {
+  /** The caller names the item in `param` (the refusal is re-thrown per item). */
+  private async checkUploadGrant(tenantId: string, key: string): Promise<void> {
     const unknown = () =>
-      new ApiError(ErrorCode.InvalidRequest, 'image_key is not an upload of yours (POST /v1/uploads first)', { param });
+      new ApiError(ErrorCode.InvalidRequest, 'image_key is not an upload of yours (POST /v1/uploads first)');
     if (!key.startsWith(uploadPrefix(tenantId))) throw unknown();
     const grant = await this.uploads.find(key);
     if (!grant || grant.tenantId !== tenantId) throw unknown();

@@ -13,7 +13,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Step1X-Edit API')
     .setDescription(
       'Asynchronous image editing. Errors are `{ "error": { "code", "message", "param" } }`. Webhooks follow ' +
-        'Standard Webhooks v1 (`edit.started`, `edit.progress`, `edit.completed`).',
+        'Standard Webhooks v1 (`edit.started`, `edit.progress`, `edit.completed`; for a batch `batch.completed` ' +
+        'and `batch.progress`, with the batch object as `data`).',
     )
     .setVersion('1')
     .addBearerAuth()
