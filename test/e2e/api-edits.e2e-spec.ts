@@ -10,7 +10,7 @@ import { jsonInit, multipartOf, pngOf, startApiWithImageHost, type ApiHarness } 
 
 const EDIT_KEYS = [
   'id', 'status', 'created_at', 'started_at', 'completed_at', 'queue_position', 'eta_s', 'progress', 'attempts',
-  'cancel_requested', 'input', 'output', 'error', 'metadata', 'webhook',
+  'cancel_requested', 'input', 'output', 'error', 'metadata', 'webhook', 'batch_id', 'custom_id', 'timings', 'compute',
 ]; // prettier-ignore
 
 /** The edit lifecycle up to what the API alone does (no worker yet: the tests stand in for it through Redis). */

@@ -149,8 +149,8 @@ describe('API operations: webhook secret, health, OpenAPI, metrics (e2e)', () =>
     assert.ok(doc.paths['/v1/uploads'].post);
     assert.ok(doc.paths['/v1/webhooks/secret'].get);
     assert.deepEqual(doc.components.schemas.Edit.required?.sort(), [
-      'attempts', 'cancel_requested', 'completed_at', 'created_at', 'error', 'eta_s', 'id', 'input', 'metadata', 'output',
-      'progress', 'queue_position', 'started_at', 'status', 'webhook',
+      'attempts', 'batch_id', 'cancel_requested', 'completed_at', 'compute', 'created_at', 'custom_id', 'error', 'eta_s',
+      'id', 'input', 'metadata', 'output', 'progress', 'queue_position', 'started_at', 'status', 'timings', 'webhook',
     ]); // prettier-ignore
     const html = await fetch(`${api.baseUrl}/docs`, { headers: { accept: 'text/html' } });
     assert.match(html.headers.get('content-type') ?? '', /text\/html/);

@@ -1,6 +1,7 @@
 import type {
   ApiKeyStore,
   DeliveryLog,
+  RedisBatchRepository,
   EditRepository,
   RateLimiter,
   WebhookStateStore,
@@ -35,6 +36,8 @@ export interface ReadinessCheck {
 /** Everything the API talks to, as ports; `createApiDeps` builds the real adapters, tests may swap any. */
 export interface ApiDeps {
   edits: EditRepository;
+  /** Batches, their counts and the usage counters (docs/ARCHITECTURE.md "Batches"). */
+  batches: RedisBatchRepository;
   idempotency: IdempotencyStore;
   apiKeys: ApiKeyStore;
   webhookSecrets: WebhookSecretStore;
@@ -59,6 +62,7 @@ export interface ApiDeps {
 
 export const DEPS = {
   edits: Symbol('EditRepository'),
+  batches: Symbol('BatchRepository'),
   idempotency: Symbol('IdempotencyStore'),
   apiKeys: Symbol('ApiKeyStore'),
   webhookSecrets: Symbol('WebhookSecretStore'),

@@ -3,6 +3,7 @@ import {
   closeRedisClient,
   createRedisConnection,
   RedisApiKeyStore,
+  RedisBatchRepository,
   RedisEditRepository,
   RedisIdempotencyStore,
   RedisDeliveryLog,
@@ -52,6 +53,7 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
   const cancelBus = new RedisCancelBus(redis, keys);
   const deps: ApiDeps = {
     edits: new RedisEditRepository(redis, keys, { retentionDays: config.retention.editRecordDays }),
+    batches: new RedisBatchRepository(redis, keys, { retentionDays: config.retention.editRecordDays }),
     idempotency: new RedisIdempotencyStore(redis, keys, config.limits.idempotencyTtlS),
     apiKeys: new RedisApiKeyStore(redis, keys),
     webhookSecrets: new RedisWebhookSecretStore(redis, keys),

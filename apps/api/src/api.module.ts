@@ -2,6 +2,8 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { AppConfig } from '@step1x/config';
 import { DEPS, type ApiDeps, type Clock } from './api-deps';
+import { BatchesController, UsageController } from './batches/batches.controller';
+import { BatchesService } from './batches/batches.service';
 import { CompletionWebhook } from './edits/completion-webhook';
 import { EditPresenter } from './edits/edit-presenter';
 import { EditsController } from './edits/edits.controller';
@@ -28,6 +30,8 @@ export const API_CONTROLLERS = [
   HealthController,
   ScalingController,
   DocsController,
+  BatchesController,
+  UsageController,
 ];
 export const API_SERVICES = [
   EditsService,
@@ -38,6 +42,7 @@ export const API_SERVICES = [
   BearerAuthGuard,
   RateLimits,
   WebhookDeliveries,
+  BatchesService,
 ];
 
 export interface ApiModuleOptions {
@@ -58,6 +63,7 @@ export class ApiModule {
       { provide: MetricsRegistry, useValue: metrics },
       { provide: OPENAPI_DOCUMENT, useValue: openApi },
       { provide: DEPS.edits, useValue: deps.edits },
+      { provide: DEPS.batches, useValue: deps.batches },
       { provide: DEPS.idempotency, useValue: deps.idempotency },
       { provide: DEPS.apiKeys, useValue: deps.apiKeys },
       { provide: DEPS.webhookSecrets, useValue: deps.webhookSecrets },

@@ -9,7 +9,13 @@ import type { AppConfig } from '@step1x/config';
 import type { ApiDeps, Clock } from './api-deps';
 import { ApiModule } from './api.module';
 import { ApiErrorFilter, sendError } from './http/api-error.filter';
-import { answerClientError, depthLimitedJsonParser, installExpectHandling, requestEdgeChecks } from './http/http-edges';
+import {
+  answerClientError,
+  BATCH_BODY_ROUTE,
+  depthLimitedJsonParser,
+  installExpectHandling,
+  requestEdgeChecks,
+} from './http/http-edges';
 import { toScalingSnapshot } from './internal/scaling.controller';
 import { QuietBootLogger } from './http/quiet-boot-logger';
 import { toErrorResponse } from './http/error-response';
@@ -60,7 +66,8 @@ export async function createApiApp(
   });
   const errorLogger = new Logger('ApiError');
   const adapter = new FastifyAdapter({
-    bodyLimit: config.limits.maxJsonBodyBytes,
+    // The largest route limit; every route but POST /v1/batches is held to MAX_JSON_BODY_BYTES (onRoute below).
+    bodyLimit: Math.max(config.limits.maxJsonBodyBytes, config.batches.maxBodyBytes),
     logger: false,
     // The router's own refusals (malformed URL encoding, an over-long path parameter) and the HTTP parser's
     // (garbage, oversized headers, a body cut short) leave in the contract's shape too.
@@ -75,8 +82,16 @@ export async function createApiApp(
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger, abortOnError: false });
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.limits.maxJsonBodyBytes }, depthLimitedJsonParser(fastify));
-  installExpectHandling(fastify.server, config.limits);
-  fastify.addHook('onRequest', requestEdgeChecks(config.limits));
+  installExpectHandling(fastify.server, config.limits, config.batches.maxBodyBytes);
+  fastify.addHook('onRequest', requestEdgeChecks(config.limits, config.batches.maxBodyBytes));
+  // Nest registers its routes at init: each gets the JSON limit, POST /v1/batches its own (MAX_BATCH_BODY_BYTES).
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    route.bodyLimit =
+      methods.includes(BATCH_BODY_ROUTE.method) && route.url === BATCH_BODY_ROUTE.url
+        ? config.batches.maxBodyBytes
+        : (route.bodyLimit ?? config.limits.maxJsonBodyBytes);
+  });
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: config.limits.maxUploadBytes,

@@ -3,6 +3,8 @@ import { imageDecodeLimits, requireRedisTarget, type AppConfig } from '@step1x/c
 import {
   closeRedisClient,
   createRedisConnection,
+  createRedisClient,
+  RedisBatchRepository,
   RedisDeliveryLog,
   RedisEditRepository,
   RedisKeys,
@@ -10,6 +12,7 @@ import {
   RedisWebhookStateStore,
 } from '@step1x/edit-store';
 import {
+  BatchFinalizer,
   BullmqJobConsumer,
   BullmqJobQueue,
   EditReconciler,
@@ -23,6 +26,7 @@ import { EgressGuard } from '@step1x/egress';
 import { createRetrySchedule, WebhookSender } from '@step1x/webhooks';
 import { WorkerFairDispatch } from './edits/worker-fair-dispatch';
 import { EditRunner } from './edits/edit-runner.service';
+import { egressImageFetcher } from './edits/source-url-fetcher';
 import { EditWebhooks } from './edits/edit-webhooks';
 import { EditorPool } from './edits/editor-pool';
 import { DeliverWebhookHandler } from './jobs/deliver-webhook.handler';
@@ -36,6 +40,8 @@ import { createConsoleLogger, describeError, type WorkerLogger } from './worker-
 
 /** How often a running worker reconciles records and queue again (after the one at start). */
 const RECONCILE_INTERVAL_MS = 5 * 60_000;
+/** How often a worker finalizes batches whose last item is terminal (docs/ARCHITECTURE.md "Batches"). */
+const FINALIZE_INTERVAL_MS = 1000;
 
 export interface StartWorkerOptions {
   /** @defaultValue console lines at LOG_LEVEL */
@@ -158,14 +164,33 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   };
 
   let reconcile: () => Promise<void> = async () => undefined;
+  let finalizeBatches: () => Promise<void> = async () => undefined;
   try {
     const objectStore = createS3ObjectStore(config.s3);
+    const batches = new RedisBatchRepository(command, keys, { retentionDays: config.retention.editRecordDays });
+    const finalizer = new BatchFinalizer(batches, edits, objectStore, jobQueue, {
+      urlTtlS: config.limits.outputUrlTtlS,
+    });
     const webhooks = new EditWebhooks(jobQueue, objectStore, { outputUrlTtlS: config.limits.outputUrlTtlS });
+    // A batch item that settles: its batch's progress event (at most 1 per 5 s), and the batch is finalized at once
+    // when it was the last one (else the 1 s pass below, or the next worker, does it).
+    const onItemSettled = async (record: { batchId?: string | null }) => {
+      if (!record.batchId) return;
+      await finalizer.progress(record.batchId);
+      await finalizer.finalize(record.batchId);
+    };
     const runner = new EditRunner(edits, objectStore, pool, webhooks, {
       maxInputBytes: config.limits.maxUploadBytes,
       progressMinIntervalMs: config.webhooks.progressMinIntervalMs,
       logger,
+      fetchSourceUrl: egressImageFetcher(new EgressGuard({ allowlist: config.egress.allowlist }), {
+        timeoutMs: config.limits.imageFetchTimeoutMs,
+        maxBytes: config.limits.maxUploadBytes,
+        maxRedirects: config.limits.imageFetchMaxRedirects,
+      }),
+      onSettled: onItemSettled,
     });
+    finalizeBatches = async () => void (await finalizer.finalizePending());
     onEditAbandoned = (editId, reason) =>
       void runner
         .failAbandoned(editId, reason)
@@ -201,10 +226,15 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     // (docs/ARCHITECTURE.md "Cancel and reconciliation"). Every step is a compare-and-set or an idempotent queue
     // call, so workers reconciling together do not clash.
     const reconciler = new EditReconciler(edits, jobQueue, {
-      onSettled: (record) => webhooks.emit(record, WebhookEventType.EditCompleted),
+      onSettled: async (record) => {
+        await webhooks.emit(record, WebhookEventType.EditCompleted);
+        await onItemSettled(record);
+      },
     });
     reconcile = async () => {
       const reconciled = await reconciler.reconcile();
+      // Batches whose last item settled while no process was left to finalize them.
+      await finalizer.finalizePending(1000);
       if (Object.values(reconciled).some((count) => count > 0)) {
         logger.info(`reconciled edits and queue: ${JSON.stringify(reconciled)}`);
       }
@@ -226,6 +256,14 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     () => void reconcile().catch((error: unknown) => logger.warn(`reconciliation: ${describeError(error)}`)),
     RECONCILE_INTERVAL_MS,
   ).unref();
+  let finalizing = false;
+  const finalizeTimer = setInterval(() => {
+    if (finalizing) return;
+    finalizing = true;
+    void finalizeBatches()
+      .catch((error: unknown) => logger.warn(`batch finalization: ${describeError(error)}`))
+      .finally(() => (finalizing = false));
+  }, FINALIZE_INTERVAL_MS).unref();
 
   let closing: Promise<CloseResult> | null = null;
   const close = (graceMs = config.worker.shutdownGraceMs) =>
@@ -234,6 +272,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       logger.info(`stopping: no new jobs; running edits get ${graceMs} ms`);
       clearInterval(reconcileTimer);
       fairDispatch.stop();
+      clearInterval(finalizeTimer);
       const result = await consumer.close(graceMs);
       await closeClients();
       await pool.release();

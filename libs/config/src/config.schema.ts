@@ -310,6 +310,18 @@ export const ENV_SCHEMA = {
     max: 10_000_000,
     doc: 'Edits per minute per API key (a batch item counts as one); 0 = no limit.',
   }),
+  MAX_BATCH_BODY_BYTES: intVar({
+    default: String(4 * MB),
+    min: 1024,
+    max: 64 * MB,
+    doc: 'Body limit of POST /v1/batches only (413); every other JSON route keeps MAX_JSON_BODY_BYTES.',
+  }),
+  BATCH_MAX_ITEMS: intVar({
+    default: '1000',
+    min: 1,
+    max: 100_000,
+    doc: 'Most items in one batch (400 `out_of_range`).',
+  }),
 } satisfies Record<string, EnvVar<unknown, string | undefined>>;
 
 export type EnvSchema = typeof ENV_SCHEMA;

@@ -75,6 +75,7 @@ export interface AppConfig {
   };
   /** Per API key, in Redis (docs/ARCHITECTURE.md "Rate limits"); 0 turns a limit off. */
   rateLimits: { rps: number; burst: number; editsPerMin: number };
+  batches: { maxBodyBytes: number; maxItems: number };
 }
 
 export interface ConfigProblem {
@@ -231,6 +232,7 @@ export function loadConfig(env: Env): AppConfig {
       secretOverlapS: p.WEBHOOK_SECRET_OVERLAP_S,
     },
     rateLimits: { rps: p.RATE_LIMIT_RPS, burst: p.RATE_LIMIT_BURST, editsPerMin: p.RATE_LIMIT_EDITS_PER_MIN },
+    batches: { maxBodyBytes: p.MAX_BATCH_BODY_BYTES, maxItems: p.BATCH_MAX_ITEMS },
   };
 }
 

@@ -28,9 +28,12 @@ export interface EditInput {
   size_level: SizeLevel;
   output_format: OutputFormat;
   priority: Priority;
-  /** Oriented input size in pixels (docs/MODEL.md §9: the output has this size). */
-  width: number;
-  height: number;
+  /**
+   * Oriented input size in pixels (docs/MODEL.md §9: the output has this size). Null for a batch item until the
+   * worker has decoded its image (batch items are not decoded at submit, docs/ARCHITECTURE.md "Batches").
+   */
+  width: number | null;
+  height: number | null;
   /** Whether the 640-token window cut the instruction; null until the worker has tokenised it. */
   truncated: boolean | null;
 }
@@ -79,6 +82,14 @@ export interface EditObject {
   metadata: Record<string, unknown> | null;
   /** `status`: none (no URL), pending, delivered (the `edit.completed` arrived), failed (its retries were spent). */
   webhook: EditWebhookView;
+  /** The batch the edit belongs to (`batch_<ulid>`), or null for an edit created alone. */
+  batch_id: string | null;
+  /** The item's `custom_id` within its batch (default: its index), or null outside a batch. */
+  custom_id: string | null;
+  /** Where the time went, measured by the worker; null until the edit finished. */
+  timings: EditTimings | null;
+  /** The receipt a tenant is billed from; null until the edit finished. */
+  compute: EditCompute | null;
 }
 
 export interface EditWebhookView {
@@ -96,6 +107,30 @@ export interface CompletedWebhookMessage {
   eventAt: string;
   /** Highest attempt number made so far; a replay is the next one. */
   lastAttempt: number;
+}
+
+/** CONTRACT.md "The edit object": milliseconds per stage of one finished edit (the attempt that finished it). */
+export interface EditTimings {
+  /** created_at → the start of the attempt that finished the edit. */
+  queued_ms: number;
+  /** Input download (a batch item's `image_url`), S3 read, decode and size-level resize. */
+  preprocess_ms: number;
+  mllm_ms: number;
+  denoise_ms: number;
+  /** VAE encoder (reference latent) + decoder + resize back to the source size + output encoding. */
+  vae_ms: number;
+  upload_ms: number;
+  /** created_at → completed_at. */
+  total_ms: number;
+}
+
+export interface EditCompute {
+  /** Wall-clock seconds the worker spent on the attempt that finished the edit (what usage adds up). */
+  worker_seconds: number;
+  /** The ONNX Runtime execution provider the worker ran with (`cuda`, `cpu`, …). */
+  execution_provider: string;
+  /** The models folder: its manifest's model version and a sha256 over every graph file's digest. */
+  model: { version: string; sha256: string };
 }
 
 /** Where the finished image lives; the URL is signed when the edit is read. */
@@ -138,6 +173,16 @@ export interface EditRecord {
   webhook: EditWebhookTarget | null;
   /** Written by the webhook delivery worker; absent until its first attempt (then `pending` while a URL is set). */
   webhookDelivery?: { status: 'pending' | 'delivered' | 'failed'; attempts: number };
+  /** Absent (null) outside a batch. */
+  batchId?: string | null;
+  customId?: string | null;
+  /**
+   * A batch item's `image_url`, fetched by the worker through the egress guard into `inputKey` before its first
+   * run (docs/ARCHITECTURE.md "Batches"). Internal: never presented (it may carry credentials).
+   */
+  sourceUrl?: string | null;
+  timings?: EditTimings | null;
+  compute?: EditCompute | null;
 }
 
 export interface PresentEditOptions {
@@ -179,6 +224,10 @@ export function presentEdit(record: EditRecord, options: PresentEditOptions): Ed
     error: record.error ? { ...record.error } : null,
     metadata: record.metadata,
     webhook: presentWebhook(record),
+    batch_id: record.batchId ?? null,
+    custom_id: record.customId ?? null,
+    timings: record.timings ? { ...record.timings } : null,
+    compute: record.compute ? { ...record.compute, model: { ...record.compute.model } } : null,
   };
 }
 

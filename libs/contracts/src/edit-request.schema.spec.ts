@@ -85,7 +85,8 @@ describe('parseEditRequest', () => {
     it(`refuses ${JSON.stringify(patch).slice(0, 40)} as invalid_request on ${param}`, () => {
       const error = rejection({ instruction: 'ok', image_url: url, ...patch });
       assert.equal(error.code, 'invalid_request');
-      assert.equal(error.param?.split('.')[0], param);
+      // A nested field is named `field.sub` or `field[index]`.
+      assert.equal(error.param?.split(/[.[]/)[0], param);
     });
   }
 

@@ -10,3 +10,4 @@ export * from './list-and-upload.schema';
 export * from './jobs';
 export * from './webhook-events';
 export * from './openapi-schemas';
+export * from './batch';

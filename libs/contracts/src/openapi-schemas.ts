@@ -3,6 +3,7 @@ import { EDIT_STATUSES, OUTPUT_FORMATS, PRIORITIES } from './edit-object';
 import { EDIT_PARAMS } from './edit-params';
 import { editRequestSchema } from './edit-request.schema';
 import { ALL_ERROR_CODES } from './error-codes';
+import { BATCH_ID_PATTERN, BATCH_LIMITS, BATCH_STATUSES, batchRequestSchema } from './batch';
 import { uploadRequestSchema, UPLOAD_CONTENT_TYPES } from './list-and-upload.schema';
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it). */
@@ -51,8 +52,8 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
       size_level: { type: 'integer', enum: [...EDIT_PARAMS.sizeLevel.levels] },
       output_format: { type: 'string', enum: [...EDIT_PARAMS.outputFormat.values] },
       priority: { type: 'string', enum: [...PRIORITIES] },
-      width: { type: 'integer', minimum: 1 },
-      height: { type: 'integer', minimum: 1 },
+      width: nullable({ type: 'integer', minimum: 1, description: 'null for a batch item until it is decoded' }),
+      height: nullable({ type: 'integer', minimum: 1 }),
       truncated: nullable({ type: 'boolean' }),
     }),
     output: nullable(
@@ -81,6 +82,35 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
         attempts: { type: 'integer', minimum: 0, description: 'delivery attempts of every event of this edit' },
       },
       '`none` without a webhook URL; `delivered` once `edit.completed` arrived; `failed` once its retries were spent',
+    ),
+    batch_id: nullable({ type: 'string', pattern: '^batch_[0-9A-HJKMNP-TV-Z]{26}$' }),
+    custom_id: nullable({ type: 'string', maxLength: BATCH_LIMITS.customIdMaxLength }),
+    timings: nullable(
+      object(
+        {
+          queued_ms: { type: 'integer', minimum: 0, description: 'created_at → start of the finishing attempt' },
+          preprocess_ms: { type: 'integer', minimum: 0, description: 'input read/fetch, decode, resize' },
+          mllm_ms: { type: 'integer', minimum: 0 },
+          denoise_ms: { type: 'integer', minimum: 0 },
+          vae_ms: { type: 'integer', minimum: 0, description: 'VAE encode + decode, resize back, output encoding' },
+          upload_ms: { type: 'integer', minimum: 0 },
+          total_ms: { type: 'integer', minimum: 0, description: 'created_at → completed_at' },
+        },
+        'measured by the worker; null until the edit finished',
+      ),
+    ),
+    compute: nullable(
+      object(
+        {
+          worker_seconds: { type: 'number', minimum: 0 },
+          execution_provider: { type: 'string', description: 'ONNX Runtime execution provider, e.g. `cuda`, `cpu`' },
+          model: object({
+            version: { type: 'string' },
+            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'over every graph file digest' },
+          }),
+        },
+        'the receipt a tenant is billed from; null until known',
+      ),
     ),
   },
   'An edit. `status`: queued → running → succeeded | failed | canceled.',
@@ -140,6 +170,49 @@ function multipartEditSchema(): JsonSchema {
   return { ...json, properties };
 }
 
+const counts = object({
+  total: { type: 'integer', minimum: 1 },
+  queued: { type: 'integer', minimum: 0 },
+  running: { type: 'integer', minimum: 0 },
+  succeeded: { type: 'integer', minimum: 0 },
+  failed: { type: 'integer', minimum: 0 },
+  canceled: { type: 'integer', minimum: 0 },
+});
+
+export const BATCH_OBJECT_JSON_SCHEMA: JsonSchema = object(
+  {
+    id: { type: 'string', pattern: BATCH_ID_PATTERN.source },
+    status: { type: 'string', enum: [...BATCH_STATUSES] },
+    created_at: isoTime,
+    completed_at: nullable(isoTime),
+    counts,
+    metadata: nullable({ type: 'object', additionalProperties: true }),
+    results_url: nullable({
+      type: 'string',
+      format: 'uri',
+      description: 'presigned JSONL, one line per item in input order: `{ custom_id, edit_id, status, output, error }`',
+    }),
+    results_expires_at: nullable(isoTime),
+  },
+  'A batch. `status`: queued → running → completed (or canceled).',
+);
+
+export const USAGE_JSON_SCHEMA: JsonSchema = object({
+  data: {
+    type: 'array',
+    items: object({
+      date: { type: 'string', format: 'date' },
+      edits: object({
+        succeeded: { type: 'integer', minimum: 0 },
+        failed: { type: 'integer', minimum: 0 },
+        canceled: { type: 'integer', minimum: 0 },
+      }),
+      worker_seconds: { type: 'number', minimum: 0 },
+      output_megapixels: { type: 'number', minimum: 0 },
+    }),
+  },
+});
+
 /** The component schemas of the OpenAPI document, keyed by component name. */
 export function apiComponentSchemas(): Record<string, JsonSchema> {
   return {
@@ -154,5 +227,15 @@ export function apiComponentSchemas(): Record<string, JsonSchema> {
     },
     UploadTicket: UPLOAD_TICKET_JSON_SCHEMA,
     WebhookSecret: WEBHOOK_SECRET_JSON_SCHEMA,
+    Batch: BATCH_OBJECT_JSON_SCHEMA,
+    BatchList: object({
+      data: { type: 'array', items: { $ref: '#/components/schemas/Batch' } },
+      next_cursor: nullable({ type: 'string' }),
+    }),
+    CreateBatchRequest: {
+      ...requestSchema(batchRequestSchema(BATCH_LIMITS.defaultMaxItems)),
+      description: 'items: 1–BATCH_MAX_ITEMS (default 1,000); each item exactly one of image_url, image_key',
+    },
+    Usage: USAGE_JSON_SCHEMA,
   };
 }

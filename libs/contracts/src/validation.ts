@@ -10,7 +10,11 @@ export interface ContractIssueParams {
 }
 
 function paramOf(path: readonly PropertyKey[]): string | null {
-  return path.length === 0 ? null : path.map(String).join('.');
+  if (path.length === 0) return null;
+  // `items[17].instruction`: array indexes in brackets, as the contract names a batch's failing item.
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join('');
 }
 
 /** One zod issue → the contract's error; unknown fields win over every other issue (CONTRACT.md, POST /v1/edits). */

@@ -5,6 +5,10 @@ export const WebhookEventType = {
   EditStarted: 'edit.started',
   EditProgress: 'edit.progress',
   EditCompleted: 'edit.completed',
+  /** A batch's last item is terminal (data: the batch object); once per batch. */
+  BatchCompleted: 'batch.completed',
+  /** A batch's counts moved (data: the batch object); at most one per 5 s per batch. */
+  BatchProgress: 'batch.progress',
 } as const;
 export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
 

@@ -17,6 +17,10 @@ export function encodeEditRecord(record: EditRecord): EditHash {
     input: JSON.stringify(record.input),
     metadata: JSON.stringify(record.metadata),
     webhook: JSON.stringify(record.webhook),
+    // Batch fields only where they apply, so a lone edit's hash carries nothing extra.
+    ...(record.batchId ? { batch_id: record.batchId } : {}),
+    ...(record.customId != null ? { custom_id: record.customId } : {}),
+    ...(record.sourceUrl ? { source_url: record.sourceUrl } : {}),
     ...encodeEditPatch({
       startedAt: record.startedAt,
       completedAt: record.completedAt,
@@ -41,6 +45,9 @@ export function encodeEditPatch(patch: EditPatch): EditHash {
   if (patch.output !== undefined) hash.output = JSON.stringify(patch.output);
   if (patch.error !== undefined) hash.error = JSON.stringify(patch.error);
   if (patch.truncated !== undefined) hash.truncated = JSON.stringify(patch.truncated);
+  if (patch.timings !== undefined) hash.timings = JSON.stringify(patch.timings);
+  if (patch.compute !== undefined) hash.compute = JSON.stringify(patch.compute);
+  if (patch.inputSize !== undefined) hash.input_size = JSON.stringify(patch.inputSize);
   return hash;
 }
 
@@ -68,6 +75,9 @@ export function decodeEditRecord(editId: string, hash: EditHash): EditRecord | n
   const status = hash.status as EditStatus;
   if (!EDIT_STATUSES.includes(status)) throw new CorruptEditRecordError(editId, `status "${hash.status}"`);
   const input = json<EditRecord['input']>(editId, hash, 'input');
+  // A batch item's size is learnt by the worker when it decodes the image.
+  const size =
+    hash.input_size === undefined ? null : json<{ width: number; height: number } | null>(editId, hash, 'input_size');
   return {
     id: editId,
     tenantId: hash.tenant ?? '',
@@ -78,13 +88,23 @@ export function decodeEditRecord(editId: string, hash: EditHash): EditRecord | n
     progress: json(editId, hash, 'progress'),
     attempts: Number(hash.attempts ?? '0'),
     cancelRequested: hash.cancel_requested === '1',
-    input: { ...input, truncated: hash.truncated === undefined ? input.truncated : json(editId, hash, 'truncated') },
+    input: {
+      ...input,
+      ...(size ? { width: size.width, height: size.height } : {}),
+      truncated: hash.truncated === undefined ? input.truncated : json(editId, hash, 'truncated'),
+    },
     inputKey: hash.input_key ?? '',
     output: json(editId, hash, 'output'),
     error: json(editId, hash, 'error'),
     metadata: json(editId, hash, 'metadata'),
     webhook: json(editId, hash, 'webhook'),
     ...decodeWebhookDelivery(hash),
+    // Optional fields appear only where written, so a lone edit's record reads back exactly as it was created.
+    ...(hash.batch_id !== undefined ? { batchId: hash.batch_id } : {}),
+    ...(hash.custom_id !== undefined ? { customId: hash.custom_id } : {}),
+    ...(hash.source_url !== undefined ? { sourceUrl: hash.source_url } : {}),
+    ...(hash.timings !== undefined ? { timings: json<EditRecord['timings']>(editId, hash, 'timings') } : {}),
+    ...(hash.compute !== undefined ? { compute: json<EditRecord['compute']>(editId, hash, 'compute') } : {}),
   };
 }
 

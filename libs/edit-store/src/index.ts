@@ -6,3 +6,4 @@ export * from './redis-edit-repository';
 export * from './redis-stores';
 export * from './redis-webhook-state';
 export * from './redis-rate-limiter';
+export * from './redis-batch-repository';

@@ -13,8 +13,16 @@ import type { EditPage, EditRepository, EditTransition, ListEditsOptions, Transi
 
 /**
  * Compare-and-set on the edit's status, so a cancel and a worker's start can race safely. A transition into a
- * terminal status also leaves the active-edit index in the same script, so index and record never disagree.
- * KEYS[1] edit hash, KEYS[2] active-edit zset. ARGV[1] JSON `{ from: status[], set: [field, value, …], setIfNull: [field, value, …] }`.
+ * terminal status also leaves the active-edit index in the same script, so index and record never disagree. A
+ * status change of a batch item moves the batch's counts in the same script (one down, one up), and the change
+ * that makes the last item terminal puts the batch on the to-finalize set; a terminal change adds to the tenant's
+ * usage of the day. So a transition and its counts can never disagree, whatever process dies when
+ * (docs/ARCHITECTURE.md "Batches", "Usage").
+ * KEYS[1] edit hash, KEYS[2] active-edit zset, KEYS[3] batch hash (KEYS[1] when none), KEYS[4] to-finalize zset,
+ * KEYS[5] usage-day hash (KEYS[1] when none).
+ * ARGV[1] JSON `{ from: status[], set: [field, value, …], setIfNull: [field, value, …] }`, ARGV[2] edit id,
+ * ARGV[3] batch id or '', ARGV[4] usage JSON `{ worker_seconds, output_megapixels }` or '', ARGV[5] now (ms),
+ * ARGV[6] TTL of the to-finalize set (s), ARGV[7] TTL of the usage key (s).
  * Returns `{ applied (0|1), HGETALL }`; an absent key returns `{ 0 }`.
  */
 const TRANSITION_SCRIPT = `
@@ -32,9 +40,36 @@ for i = 1, #opts.setIfNull, 2 do
 end
 if #opts.set > 0 then redis.call('HSET', KEYS[1], unpack(opts.set)) end
 local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then redis.call('ZREM', KEYS[2], ARGV[2]) end
+local function terminal(s) return s == 'succeeded' or s == 'failed' or s == 'canceled' end
+if terminal(status) then redis.call('ZREM', KEYS[2], ARGV[2]) end
+if status ~= current then
+  if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('HINCRBY', KEYS[3], current, -1)
+    redis.call('HINCRBY', KEYS[3], status, 1)
+    if terminal(status) then
+      local c = redis.call('HMGET', KEYS[3], 'total', 'succeeded', 'failed', 'canceled', 'status')
+      local done = tonumber(c[2] or '0') + tonumber(c[3] or '0') + tonumber(c[4] or '0')
+      if done >= tonumber(c[1] or '0') and c[5] ~= 'completed' and c[5] ~= 'canceled' then
+        redis.call('ZADD', KEYS[4], 'NX', ARGV[5], ARGV[3])
+        redis.call('EXPIRE', KEYS[4], ARGV[6])
+      end
+    end
+  end
+  if terminal(status) and not terminal(current) and ARGV[4] ~= '' then
+    local usage = cjson.decode(ARGV[4])
+    redis.call('HINCRBY', KEYS[5], status, 1)
+    redis.call('HINCRBYFLOAT', KEYS[5], 'worker_seconds', tostring(usage.worker_seconds))
+    redis.call('HINCRBYFLOAT', KEYS[5], 'output_megapixels', tostring(usage.output_megapixels))
+    redis.call('EXPIRE', KEYS[5], ARGV[7])
+  end
+end
 return {1, redis.call('HGETALL', KEYS[1])}
 `;
+
+/** Usage counters outlive edit records: a tenant asks for last year's usage (GET /v1/usage, 366 days). */
+export const USAGE_RETENTION_S = 400 * 86_400;
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
 export interface RedisEditRepositoryOptions {
   /** TTL of records, list index and delivery logs (EDIT_RETENTION_DAYS). */
@@ -99,8 +134,12 @@ export class RedisEditRepository implements EditRepository {
     return record && record.tenantId === tenantId ? record : null;
   }
 
-  async list(tenantId: string, options: ListEditsOptions): Promise<EditPage> {
-    const indexKey = this.keys.tenantEdits(tenantId);
+  list(tenantId: string, options: ListEditsOptions): Promise<EditPage> {
+    return this.listIndex(this.keys.tenantEdits(tenantId), tenantId, options);
+  }
+
+  /** Keyset page over any `<created_ms>:<edit id>` index (a tenant's edits, a batch's edits), newest first. */
+  async listIndex(indexKey: string, tenantId: string, options: ListEditsOptions): Promise<EditPage> {
     const wanted = new Set(options.statuses);
     const batchSize = Math.min(Math.max(options.limit + 1, 50), 200);
     const records: EditRecord[] = [];
@@ -147,13 +186,40 @@ export class RedisEditRepository implements EditRepository {
       set: flatten(encodeEditPatch(transition.set)),
       setIfNull: flatten(encodeEditPatch(transition.setIfNull ?? {})),
     });
+    const editKey = this.keys.edit(editId);
+    let batchId = '';
+    let usageKey = editKey;
+    let usage = '';
+    const next = transition.set.status;
+    if (next !== undefined) {
+      // Tenant and batch never change after creation, so reading them before the script races with nothing.
+      const [tenant, batch] = await this.redis.hmget(editKey, 'tenant', 'batch_id');
+      batchId = batch ?? '';
+      if (tenant && TERMINAL.has(next)) {
+        const day = (transition.set.completedAt ?? new Date().toISOString()).slice(0, 10);
+        usageKey = this.keys.usageDay(tenant, day);
+        const output = transition.set.output;
+        usage = JSON.stringify({
+          worker_seconds: transition.set.compute?.worker_seconds ?? 0,
+          output_megapixels: output ? (output.width * output.height) / 1e6 : 0,
+        });
+      }
+    }
     const reply = (await this.redis.eval(
       TRANSITION_SCRIPT,
-      2,
-      this.keys.edit(editId),
+      5,
+      editKey,
       this.keys.activeEdits(),
+      batchId ? this.keys.batch(batchId) : editKey,
+      this.keys.batchesToFinalize(),
+      usageKey,
       options,
       editId,
+      batchId,
+      usage,
+      String(Date.now()),
+      String(this.retentionS),
+      String(USAGE_RETENTION_S),
     )) as [number, unknown?];
     const record = reply.length > 1 ? decodeEditRecord(editId, pairsToHash(reply[1])) : null;
     if (reply[0] === 1 && record) return { applied: true, record };

@@ -138,6 +138,53 @@ export class RedisKeys {
 
 
   /**
+   * HASH: a batch (status, tenant, created_at, completed_at, metadata, webhook, cancel_requested, results_key) and
+   * its counts (`total`, `queued`, `running`, `succeeded`, `failed`, `canceled`), which the edit transition script
+   * moves in the same step as each item's status. TTL: edit retention.
+   */
+  batch(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}`;
+  }
+
+  /** LIST of a batch's edit ids in input order (the results file's order). TTL: edit retention. */
+  batchItems(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}:items`;
+  }
+
+  /** ZSET (scores 0) of `<created_ms>:<edit id>`: keyset index of a batch's edits, like `tenantEdits`. TTL: retention. */
+  batchEdits(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}:edits`;
+  }
+
+  /** STRING set with NX and a 5 s expiry: the gate that lets one `batch.progress` through per 5 s. */
+  batchProgressGate(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}:progress_gate`;
+  }
+
+  /** ZSET (scores 0) of `<created_ms>:<batch id>`: keyset index of a tenant's batches. TTL: retention. */
+  tenantBatches(tenantId: string): string {
+    return `${this.prefix}:tenant:${tenantId}:batches`;
+  }
+
+  /**
+   * ZSET of batch ids whose last item is terminal but whose results are not written yet (score: when that
+   * happened). Added by the transition script that finishes the last item, left once the batch is finalized and
+   * its `batch.completed` queued, so a process dying in between leaves the batch here for the next one. TTL: retention.
+   */
+  batchesToFinalize(): string {
+    return `${this.prefix}:batches:finalize`;
+  }
+
+  /**
+   * HASH of one tenant's usage on one UTC day (`YYYY-MM-DD`): `succeeded`, `failed`, `canceled`, `worker_seconds`,
+   * `output_megapixels`, incremented by the transition script that finishes an edit. TTL: 400 days.
+   */
+  usageDay(tenantId: string, date: string): string {
+    return `${this.prefix}:usage:${tenantId}:${date}`;
+  }
+
+
+  /**
    * BullMQ's own prefix: its keys are `{name}:bull:<queue>:…` (BullMQ manages their lifetimes). On a cluster BullMQ
    * needs the hash tag in its prefix: its scripts touch several keys of one queue at once.
    */

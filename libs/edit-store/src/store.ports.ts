@@ -1,10 +1,12 @@
 import type {
   CompletedWebhookMessage,
   DeliverySubject,
+  EditCompute,
   EditFailure,
   EditProgress,
   EditRecord,
   EditStatus,
+  EditTimings,
   StoredEditOutput,
 } from '@step1x/contracts';
 
@@ -39,6 +41,11 @@ export interface EditPatch {
   output?: StoredEditOutput | null;
   error?: EditFailure | null;
   truncated?: boolean | null;
+  /** The worker's receipt, written with the terminal status (CONTRACT.md "The edit object"). */
+  timings?: EditTimings | null;
+  compute?: EditCompute | null;
+  /** The decoded input's size, for a batch item whose image was not decoded at submit. */
+  inputSize?: { width: number; height: number } | null;
 }
 
 export interface EditTransition {

@@ -7,3 +7,4 @@ export * from './bullmq-job-consumer';
 export * from './edit-reconciler';
 export * from './redis-fair-scheduler';
 export * from './redis-edit-throughput';
+export * from './batch-finalizer';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EDIT_PARAMS, editParamProblems } from '@step1x/contracts';
@@ -64,6 +65,26 @@ export interface EditRequest {
   readonly onProgress?: (p: EditProgress) => void;
 }
 
+/** The models an edit ran on: the manifest's model version and one sha256 over every graph file's digest. */
+export interface ModelIdentity {
+  version: string;
+  sha256: string;
+}
+
+/**
+ * sha256 over the sorted `path:sha256` lines of both manifests' file digests (the builder wrote them), so two
+ * folders with the same weights and graphs give the same value without re-reading gigabytes at start-up.
+ */
+export function modelIdentityOf(
+  manifest: Pick<Step1XModelsManifest, 'model_version' | 'files'>,
+  qwenFiles: Step1XModelsManifest['files'],
+): ModelIdentity {
+  const lines = Object.entries({ ...qwenFiles, ...manifest.files })
+    .map(([path, digest]) => `${path}:${digest.sha256}`)
+    .sort();
+  return { version: manifest.model_version, sha256: createHash('sha256').update(lines.join('\n')).digest('hex') };
+}
+
 export interface EditTimings {
   preprocessMs: number;
   mllmMs: number;
@@ -118,6 +139,8 @@ export class Step1XEditPipeline {
     private readonly tokenizer: QwenTokenizer,
     private readonly manifest: Step1XModelsManifest,
     private readonly imageLimits: DecodeLimits,
+    /** What an edit's receipt names (CONTRACT.md `compute.model`); see `modelIdentityOf`. */
+    readonly modelIdentity: ModelIdentity = modelIdentityOf(manifest, {}),
   ) {}
 
   /**
@@ -154,7 +177,13 @@ export class Step1XEditPipeline {
       const tokenizer = existsSync(join(modelsDir, 'tokenizer.json'))
         ? QwenTokenizer.fromDirectory(modelsDir)
         : QwenTokenizer.bundled();
-      return new Step1XEditPipeline(sessions, tokenizer, manifest, options.imageLimits ?? {});
+      return new Step1XEditPipeline(
+        sessions,
+        tokenizer,
+        manifest,
+        options.imageLimits ?? {},
+        modelIdentityOf(manifest, qwen.files),
+      );
     } catch (error) {
       await Promise.all(opened.map((s) => s.release().catch(() => undefined)));
       throw error;

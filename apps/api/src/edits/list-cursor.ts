@@ -18,11 +18,13 @@ export function decodeListCursor(cursor: string): EditListPosition {
   } catch {
     throw invalid();
   }
-  const value = parsed as { v?: unknown; t?: unknown; id?: unknown };
+  const value = parsed as { v?: unknown; s?: unknown; t?: unknown; id?: unknown };
   if (
     typeof parsed !== 'object' ||
     parsed === null ||
     value.v !== VERSION ||
+    // A scoped cursor belongs to a batch route (batches/batch-cursor.ts), not to this list.
+    value.s !== undefined ||
     typeof value.t !== 'number' ||
     !Number.isSafeInteger(value.t) ||
     value.t < 0 ||

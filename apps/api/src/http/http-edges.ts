@@ -17,9 +17,25 @@ export const JSON_MAX_DEPTH = 64;
 
 const MULTIPART = /^multipart\//i;
 
-/** The largest body a request of this content type may declare: JSON limit, or upload limit + envelope. */
-export function bodyLimitFor(contentType: string | undefined, limits: AppConfig['limits']): number {
-  return MULTIPART.test(contentType ?? '') ? limits.maxUploadBytes + MULTIPART_ENVELOPE_BYTES : limits.maxJsonBodyBytes;
+/** The one route with a larger JSON body limit (MAX_BATCH_BODY_BYTES): POST /v1/batches. */
+export const BATCH_BODY_ROUTE = { method: 'POST', url: '/v1/batches' } as const;
+
+/** Whether a request (method, raw URL with any query) is POST /v1/batches. */
+export function isBatchBodyRoute(method: string | undefined, url: string | undefined): boolean {
+  return method === BATCH_BODY_ROUTE.method && (url ?? '').split('?')[0].replace(/\/+$/, '') === BATCH_BODY_ROUTE.url;
+}
+
+/**
+ * The largest body a request of this content type may declare: JSON limit, or upload limit + envelope. POST
+ * /v1/batches (`batchBodyBytes` given) has its own JSON limit.
+ */
+export function bodyLimitFor(
+  contentType: string | undefined,
+  limits: AppConfig['limits'],
+  batchBodyBytes: number | null = null,
+): number {
+  if (MULTIPART.test(contentType ?? '')) return limits.maxUploadBytes + MULTIPART_ENVELOPE_BYTES;
+  return batchBodyBytes ?? limits.maxJsonBodyBytes;
 }
 
 /** Depth of the deepest array/object of a JSON text (strings skipped), stopping as soon as it exceeds `max`. */
@@ -96,10 +112,11 @@ function writeError(res: ServerResponse, response: ErrorResponse, status = respo
  * before any body is sent; otherwise the client is told to go on and the request takes the normal path.
  * Any other expectation is refused with 417 (curl then retries without it).
  */
-export function installExpectHandling(server: Server, limits: AppConfig['limits']): void {
+export function installExpectHandling(server: Server, limits: AppConfig['limits'], batchBodyBytes?: number): void {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > bodyLimitFor(req.headers['content-type'], limits)) {
+    const batch = batchBodyBytes !== undefined && isBatchBodyRoute(req.method, req.url) ? batchBodyBytes : null;
+    if (Number.isFinite(declared) && declared > bodyLimitFor(req.headers['content-type'], limits, batch)) {
       writeError(res, toErrorResponse(tooLarge(declared)));
       return;
     }
@@ -123,8 +140,9 @@ function tooLarge(declared: number): ApiError {
  * Content-Encoding but `identity`) is 415, and a declared Content-Length over the route's limit is 413 (Fastify
  * checks it for JSON only; multipart limits would otherwise apply part by part while reading).
  */
-export function requestEdgeChecks(limits: AppConfig['limits']) {
+export function requestEdgeChecks(limits: AppConfig['limits'], batchBodyBytes?: number) {
   return async (request: FastifyRequest): Promise<void> => {
+    const batch = batchBodyBytes !== undefined && isBatchBodyRoute(request.method, request.url) ? batchBodyBytes : null;
     const encoding = request.headers['content-encoding'];
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
       throw new ApiError(ErrorCode.UnsupportedMediaType, 'request bodies must not be compressed (Content-Encoding)', {
@@ -132,7 +150,7 @@ export function requestEdgeChecks(limits: AppConfig['limits']) {
       });
     }
     const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > bodyLimitFor(request.headers['content-type'], limits)) {
+    if (Number.isFinite(declared) && declared > bodyLimitFor(request.headers['content-type'], limits, batch)) {
       throw tooLarge(declared);
     }
   };

@@ -14,7 +14,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Step1X-Edit API')
     .setDescription(
       'Asynchronous image editing. Errors are `{ "error": { "code", "message", "param" } }`. Webhooks follow ' +
-        'Standard Webhooks v1 (`edit.started`, `edit.progress`, `edit.completed`).',
+        'Standard Webhooks v1 (`edit.started`, `edit.progress`, `edit.completed`; for a batch `batch.completed` ' +
+        'and `batch.progress`, with the batch object as `data`).',
     )
     .setVersion('1')
     .addBearerAuth()
@@ -34,6 +35,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'multipart/form-data': { schema: ref('CreateEditMultipart') },
       },
     };
+  }
+  const batch = document.paths['/v1/batches']?.post;
+  if (batch) {
+    batch.requestBody = { required: true, content: { 'application/json': { schema: ref('CreateBatchRequest') } } };
   }
   const upload = document.paths['/v1/uploads']?.post;
   if (upload) {

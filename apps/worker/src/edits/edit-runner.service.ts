@@ -4,7 +4,9 @@ import {
   NonRetryableJobError,
   WebhookEventType,
   type EditImagePayload,
+  type EditCompute,
   type EditRecord,
+  type EditTimings,
   type OutputFormat,
 } from '@step1x/contracts';
 import { type EditRepository } from '@step1x/edit-store';
@@ -13,7 +15,7 @@ import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
 import { describeError, SILENT_LOGGER, type WorkerLogger } from '../worker-logger';
 import { ProgressThrottle, type EditWebhooks } from './edit-webhooks';
 import type { EditorPool } from './editor-pool';
-import { EditAbortedError, EditInputError, type EditedImage } from './image-editor.port';
+import { EditAbortedError, EditInputError, type EditedImage, type EditorReceipt } from './image-editor.port';
 
 export type EditRunOutcome =
   | 'succeeded'
@@ -37,6 +39,23 @@ export interface EditRunnerOptions {
   clock?: () => Date;
   /** @defaultValue silent */
   logger?: WorkerLogger;
+  /**
+   * Downloads a batch item's `image_url` (through the egress guard). Throws `EditInputError` (`url_fetch_failed`,
+   * `url_not_allowed`, `payload_too_large`) for a URL that cannot give an image. Absent: such items fail.
+   */
+  fetchSourceUrl?: (url: string) => Promise<{ bytes: Buffer; contentType: string | null }>;
+  /** Told after every terminal transition this runner applied (batch progress and finalization). */
+  onSettled?: (record: EditRecord) => Promise<void>;
+}
+
+/** What one run measured, for the edit's receipt (CONTRACT.md "The edit object": `timings`, `compute`). */
+interface RunMeasure {
+  startedAtMs: number;
+  /** performance.now() at the start of the run. */
+  startedPerf: number;
+  inputMs: number;
+  uploadMs: number;
+  receipt: EditorReceipt | null;
 }
 
 /** An output object in S3 and what its edit record says about it. */
@@ -94,11 +113,18 @@ export class EditRunner {
     const forward = () => abort.abort(context.signal.reason);
     if (context.signal.aborted) forward();
     else context.signal.addEventListener('abort', forward, { once: true });
+    const measure: RunMeasure = {
+      startedAtMs: this.clock().getTime(),
+      startedPerf: performance.now(),
+      inputMs: 0,
+      uploadMs: 0,
+      receipt: null,
+    };
     try {
-      const edited = await this.runModel(record, abort);
-      return await this.finishSucceeded(record, edited);
+      const edited = await this.runModel(record, abort, measure);
+      return await this.finishSucceeded(record, edited, measure);
     } catch (error) {
-      return await this.finishAfterError(record, error, abort.signal, context);
+      return await this.finishAfterError(record, error, abort.signal, context, measure);
     } finally {
       context.signal.removeEventListener('abort', forward);
     }
@@ -118,16 +144,21 @@ export class EditRunner {
     if (!failed.applied) return false;
     this.logger.error(`${editId} failed without running: ${reason}`);
     await this.emit(failed.record, WebhookEventType.EditCompleted);
+    await this.settled(failed.record);
     return true;
   }
 
-  private async runModel(record: EditRecord, abort: AbortController): Promise<EditedImage> {
+  private async runModel(record: EditRecord, abort: AbortController, measure: RunMeasure): Promise<EditedImage> {
+    const inputStarted = performance.now();
+    if (record.sourceUrl) await this.fetchSource(record);
     const image = await this.readInput(record);
+    measure.inputMs = performance.now() - inputStarted;
     const throttle = new ProgressThrottle(this.options.progressMinIntervalMs);
     let progressWork: Promise<void> = Promise.resolve();
     try {
-      return await this.editors.use((editor) =>
-        editor.edit({
+      return await this.editors.use((editor) => {
+        measure.receipt = editor.receipt ?? null;
+        return editor.edit({
           image,
           instruction: record.input.instruction,
           seed: record.input.seed,
@@ -140,8 +171,8 @@ export class EditRunner {
             // Serialised, so progress lands in order and is all written before the edit finishes.
             progressWork = progressWork.then(() => this.recordProgress(record.id, step, total, throttle, abort));
           },
-        }),
-      );
+        });
+      });
     } finally {
       await progressWork;
     }
@@ -168,6 +199,22 @@ export class EditRunner {
     }
   }
 
+  /**
+   * A batch item's `image_url`, downloaded once into the edit's input key (a re-run after a crash finds it there).
+   * A URL that gives no image fails the item (`url_fetch_failed`); the batch's other items go on.
+   */
+  private async fetchSource(record: EditRecord): Promise<void> {
+    if (await this.objects.head(record.inputKey)) return;
+    if (!this.options.fetchSourceUrl) {
+      throw new EditInputError('url_fetch_failed', 'this worker cannot fetch image URLs');
+    }
+    const fetched = await this.options.fetchSourceUrl(record.sourceUrl as string);
+    await this.objects.put(record.inputKey, fetched.bytes, {
+      contentType: fetched.contentType ?? 'application/octet-stream',
+      metadata: { tenant: record.tenantId, edit: record.id },
+    });
+  }
+
   private async readInput(record: EditRecord): Promise<Buffer> {
     let body: Readable;
     try {
@@ -191,9 +238,10 @@ export class EditRunner {
     return Buffer.concat(chunks);
   }
 
-  private async finishSucceeded(record: EditRecord, edited: EditedImage): Promise<EditRunOutcome> {
+  private async finishSucceeded(record: EditRecord, edited: EditedImage, measure: RunMeasure): Promise<EditRunOutcome> {
     const format = record.input.output_format;
     const key = outputKeyOf(record.tenantId, record.id, format);
+    const uploadStarted = performance.now();
     await this.objects.put(key, edited.bytes, {
       contentType: edited.contentType,
       // The size and truncation travel with the object, so a takeover can record it (outputWrittenBefore).
@@ -206,16 +254,59 @@ export class EditRunner {
         random_weights: String(edited.randomWeights),
       },
     });
-    return this.recordSucceeded(record, {
-      key,
-      width: edited.width,
-      height: edited.height,
-      truncated: edited.truncated,
-      randomWeights: edited.randomWeights,
-    });
+    measure.uploadMs = performance.now() - uploadStarted;
+    return this.recordSucceeded(
+      record,
+      {
+        key,
+        width: edited.width,
+        height: edited.height,
+        truncated: edited.truncated,
+        randomWeights: edited.randomWeights,
+      },
+      { measure, stageMs: edited.stageMs ?? null },
+    );
   }
 
-  private async recordSucceeded(record: EditRecord, output: WrittenOutput): Promise<EditRunOutcome> {
+  /** The receipt of a finished run: the worker's wall time, and its stages when the edit succeeded. */
+  private receiptOf(
+    record: EditRecord,
+    measure: RunMeasure | null,
+    stageMs: EditedImage['stageMs'] | null,
+    completedAt: Date,
+  ): { timings: EditTimings | null; compute: EditCompute | null } {
+    if (!measure) return { timings: null, compute: null };
+    const compute: EditCompute | null = measure.receipt
+      ? {
+          worker_seconds: Math.round(performance.now() - measure.startedPerf) / 1000,
+          execution_provider: measure.receipt.executionProvider,
+          model: { ...measure.receipt.model },
+        }
+      : null;
+    if (!stageMs) return { timings: null, compute };
+    const createdMs = Date.parse(record.createdAt);
+    const round = (ms: number) => Math.max(0, Math.round(ms));
+    return {
+      timings: {
+        queued_ms: round(measure.startedAtMs - createdMs),
+        preprocess_ms: round(measure.inputMs + stageMs.preprocess),
+        mllm_ms: round(stageMs.mllm),
+        denoise_ms: round(stageMs.denoise),
+        vae_ms: round(stageMs.vae),
+        upload_ms: round(measure.uploadMs),
+        total_ms: round(completedAt.getTime() - createdMs),
+      },
+      compute,
+    };
+  }
+
+  private async recordSucceeded(
+    record: EditRecord,
+    output: WrittenOutput,
+    run: { measure: RunMeasure; stageMs: EditedImage['stageMs'] | null } | null = null,
+  ): Promise<EditRunOutcome> {
+    const completedAt = this.clock();
+    const receipt = this.receiptOf(record, run?.measure ?? null, run?.stageMs ?? null, completedAt);
     const finished = await this.edits.transition(record.id, {
       from: ['running'],
       set: {
@@ -229,9 +320,13 @@ export class EditRunner {
           // Only set when true, so a production record carries nothing extra.
           ...(output.randomWeights ? { randomWeights: true } : {}),
         },
-        completedAt: this.clock().toISOString(),
+        completedAt: completedAt.toISOString(),
         error: null,
         truncated: output.truncated,
+        timings: receipt.timings,
+        compute: receipt.compute,
+        // The output has the oriented input's size (docs/MODEL.md §9): a batch item learns its size here.
+        ...(record.input.width === null ? { inputSize: { width: output.width, height: output.height } } : {}),
       },
     });
     if (!finished.applied) {
@@ -239,6 +334,7 @@ export class EditRunner {
       return this.skip(record.id, finished.record?.status ?? 'gone');
     }
     await this.emit(finished.record, WebhookEventType.EditCompleted);
+    await this.settled(finished.record);
     return 'succeeded';
   }
 
@@ -280,36 +376,64 @@ export class EditRunner {
     error: unknown,
     signal: AbortSignal,
     context: JobContext,
+    measure: RunMeasure,
   ): Promise<EditRunOutcome> {
     if (signal.aborted && signal.reason === JOB_ABORT_SHUTDOWN) {
       await this.handBack(record, 'the worker is shutting down');
       throw error;
     }
-    if (signal.aborted && signal.reason === JOB_ABORT_CANCELED) return this.finishCanceled(record);
+    if (signal.aborted && signal.reason === JOB_ABORT_CANCELED) return this.finishCanceled(record, measure);
     if (error instanceof EditInputError) {
-      await this.finishFailed(record, error.code, error.message);
+      await this.finishFailed(record, error.code, error.message, measure);
       throw new NonRetryableJobError(error.code, error.message);
     }
     if (error instanceof EditAbortedError) this.logger.warn(`${record.id} stopped without a cancel or shutdown`);
     this.logger.error(`${record.id} attempt ${context.attempt}/${context.maxAttempts}: ${describeError(error)}`);
     if (context.attempt >= context.maxAttempts) {
-      await this.finishFailed(record, 'internal_error', `the edit failed after ${context.attempt} attempt(s)`);
+      await this.finishFailed(record, 'internal_error', `the edit failed after ${context.attempt} attempt(s)`, measure);
     } else {
       await this.handBack(record, 'retrying after an infrastructure error');
     }
     throw error;
   }
 
-  private async finishCanceled(record: EditRecord): Promise<EditRunOutcome> {
-    const canceled = await this.edits.markCanceled(record.id, this.clock());
+  private async finishCanceled(record: EditRecord, measure: RunMeasure | null = null): Promise<EditRunOutcome> {
+    const at = this.clock();
+    const canceled = await this.edits.transition(record.id, {
+      from: ['queued', 'running'],
+      set: {
+        status: 'canceled',
+        completedAt: at.toISOString(),
+        compute: this.receiptOf(record, measure, null, at).compute,
+      },
+    });
     if (!canceled.applied) return this.skip(record.id, canceled.record?.status ?? 'gone');
     await this.emit(canceled.record, WebhookEventType.EditCompleted);
+    await this.settled(canceled.record);
     return 'canceled';
   }
 
-  private async finishFailed(record: EditRecord, code: string, message: string): Promise<void> {
-    const failed = await this.edits.markFailed(record.id, { code, message }, this.clock());
-    if (failed.applied) await this.emit(failed.record, WebhookEventType.EditCompleted);
+  private async finishFailed(record: EditRecord, code: string, message: string, measure: RunMeasure): Promise<void> {
+    const at = this.clock();
+    const failed = await this.edits.transition(record.id, {
+      from: ['queued', 'running'],
+      set: {
+        status: 'failed',
+        error: { code, message },
+        completedAt: at.toISOString(),
+        compute: this.receiptOf(record, measure, null, at).compute,
+      },
+    });
+    if (failed.applied) {
+      await this.emit(failed.record, WebhookEventType.EditCompleted);
+      await this.settled(failed.record);
+    }
+  }
+
+  private async settled(record: EditRecord): Promise<void> {
+    await this.options
+      .onSettled?.(record)
+      .catch((error: unknown) => this.logger.warn(`after ${record.id} settled: ${describeError(error)}`));
   }
 
   /** Back to `queued` while the job waits in the queue again (retry backoff or another worker). */

@@ -26,10 +26,20 @@ export interface EditedImage {
   truncated: boolean;
   /** Made by models with random, untrained weights (local mode, tests): it only shows that the pipeline ran. */
   randomWeights: boolean;
+  /** Milliseconds per stage, for the edit's receipt (`timings`); absent from editors that do not measure. */
+  stageMs?: { preprocess: number; mllm: number; denoise: number; vae: number };
+}
+
+/** What an editor runs on, for the edit's receipt (`compute`). */
+export interface EditorReceipt {
+  executionProvider: string;
+  model: { version: string; sha256: string };
 }
 
 /** Runs one edit; one editor runs one edit at a time (one per GPU slot). */
 export interface ImageEditor {
+  /** Absent from editors that cannot say (tests' fakes): the receipt's `compute` is then null. */
+  readonly receipt?: EditorReceipt;
   edit(request: ImageEditRequest): Promise<EditedImage>;
   release(): Promise<void>;
 }

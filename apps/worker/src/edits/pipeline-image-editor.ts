@@ -14,6 +14,7 @@ import {
   EditAbortedError,
   EditInputError,
   type EditedImage,
+  type EditorReceipt,
   type ImageEditor,
   type ImageEditRequest,
 } from './image-editor.port';
@@ -60,9 +61,15 @@ export function hasRandomWeights(source: Readonly<Record<string, string>>): bool
 /** `ImageEditor` on one `Step1XEditPipeline` (ONNX Runtime) plus the output encoding. */
 export class PipelineImageEditor implements ImageEditor {
   readonly randomWeights: boolean;
+  readonly receipt: EditorReceipt;
 
-  constructor(private readonly pipeline: Step1XEditPipeline) {
+  /** `executionProvider`: the first of ORT_EXECUTION_PROVIDERS, the one ONNX Runtime places the graphs on. */
+  constructor(
+    private readonly pipeline: Step1XEditPipeline,
+    executionProvider = 'cpu',
+  ) {
     this.randomWeights = hasRandomWeights(pipeline.weightSource);
+    this.receipt = { executionProvider, model: { ...pipeline.modelIdentity } };
   }
 
   async edit(request: ImageEditRequest): Promise<EditedImage> {
@@ -77,8 +84,16 @@ export class PipelineImageEditor implements ImageEditor {
         signal: request.signal,
         onProgress: ({ step, total }) => request.onProgress(step, total),
       });
+      const encodeStarted = performance.now();
       const bytes = await encodeImageBytes(result.image, request.format);
+      const t = result.timings;
       return {
+        stageMs: {
+          preprocess: t.preprocessMs,
+          mllm: t.mllmMs,
+          denoise: t.denoiseMs,
+          vae: t.vaeEncodeMs + t.vaeDecodeMs + t.postprocessMs + (performance.now() - encodeStarted),
+        },
         bytes,
         contentType: IMAGE_MIME_TYPES[request.format],
         width: result.image.width,

@@ -104,7 +104,7 @@ export async function loadWarmEditors(
           cause: error,
         });
       });
-      const editor = new PipelineImageEditor(pipeline);
+      const editor = new PipelineImageEditor(pipeline, options.pipeline?.executionProviders?.[0] ?? 'cpu');
       editors.push(editor);
       if (editor.randomWeights && !options.allowRandomWeights) {
         throw new ModelPreflightError(
