@@ -139,12 +139,12 @@ describe(`service: a ${ITEMS}-item batch survives a worker SIGKILL (e2e)`, () =>
     const progress = events.filter((e) => e.event.type === 'batch.progress').map((e) => e.at);
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i] - progress[i - 1] >= 4500, 'at most 1 per 5 s');
     // The batch's own deliveries are logged under the batch, each attempt with its webhook id and status code.
-    const deliveries = await get<{ data: { webhook_id: string; type: string; status_code: number | null }[] }>(
+    const batchDeliveries = await get<{ data: { webhook_id: string; type: string; status_code: number | null }[] }>(
       `/v1/batches/${batch.id}/deliveries`,
     );
-    const completedDeliveries = deliveries.data.filter((d) => d.type === 'batch.completed');
+    const completedDeliveries = batchDeliveries.data.filter((d) => d.type === 'batch.completed');
     assert.ok(completedDeliveries.some((d) => d.status_code === 204 || d.status_code === 200), 'batch.completed logged');
-    assert.ok(deliveries.data.every((d) => d.type === 'batch.completed' || d.type === 'batch.progress'));
+    assert.ok(batchDeliveries.data.every((d) => d.type === 'batch.completed' || d.type === 'batch.progress'));
 
     // Receipts on every succeeded edit, and usage that adds up to them.
     const all = await Promise.all(lines.map((l) => get<EditObject>(`/v1/edits/${l.edit_id}`)));
