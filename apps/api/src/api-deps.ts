@@ -1,5 +1,7 @@
 import type {
   ApiKeyStore,
+  EditEventLog,
+  EditEventStream,
   EditRepository,
   IdempotencyStore,
   UploadStore,
@@ -46,6 +48,10 @@ export interface ApiDeps {
   readiness?: ReadinessCheck[];
   /** S3 reachability for /readyz. @defaultValue a HEAD of a probe key */
   pingObjectStore?: () => Promise<void>;
+  /** Per-edit event log (the API appends the `edit.completed` of a queued cancel). @defaultValue none */
+  eventLog?: EditEventLog;
+  /** Follows an edit's events (SSE; any route that streams an edit). @defaultValue none: the route answers 503 */
+  eventStream?: EditEventStream;
 }
 
 export const DEPS = {
@@ -64,6 +70,8 @@ export const DEPS = {
   pingObjectStore: Symbol('PingObjectStore'),
   config: Symbol('AppConfig'),
   clock: Symbol('Clock'),
+  eventLog: Symbol('EditEventLog'),
+  eventStream: Symbol('EditEventStream'),
 } as const;
 
 /** Injected so tests can steer time; production uses `() => new Date()`. */

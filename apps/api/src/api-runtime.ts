@@ -2,6 +2,9 @@ import { imageDecodeLimits, requireRedisUrl, type AppConfig } from '@step1x/conf
 import {
   closeRedisClient,
   createRedisClient,
+  EditEventStream,
+  RedisEditEventLog,
+  RedisEditEventWakeups,
   RedisApiKeyStore,
   RedisEditRepository,
   RedisIdempotencyStore,
@@ -41,6 +44,10 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     editRetryBackoffMs: config.queue.editRetryBackoffMs,
   });
   const cancelBus = new RedisCancelBus(redis, keys);
+  // Live events (docs/ARCHITECTURE.md "Live events and previews"): reads on the command connection, one
+  // subscriber connection per process for wake-ups, opened at the first follower.
+  const eventLog = new RedisEditEventLog(redis, keys, { ttlS: config.events.ttlS, maxLen: config.events.maxLen });
+  const eventWakeups = new RedisEditEventWakeups(redis, keys);
   const deps: ApiDeps = {
     edits: new RedisEditRepository(redis, keys, { retentionDays: config.retention.editRecordDays }),
     idempotency: new RedisIdempotencyStore(redis, keys, config.limits.idempotencyTtlS),
@@ -58,12 +65,15 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     urlChecker: new EgressUrlChecker(guard),
     imageInspector: new DecodingImageInspector(imageDecodeLimits(config)),
     pingObjectStore: () => objectStore.ping(),
+    eventLog,
+    eventStream: new EditEventStream(eventLog, eventWakeups),
   };
   return {
     deps,
     close: async () => {
       await jobQueue.close();
       await cancelBus.close();
+      await eventWakeups.close();
       await closeRedisClient(redis);
     },
   };

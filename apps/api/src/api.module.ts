@@ -3,6 +3,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import type { AppConfig } from '@step1x/config';
 import { DEPS, type ApiDeps, type Clock } from './api-deps';
 import { CompletionWebhook } from './edits/completion-webhook';
+import { EditEventsController } from './edits/edit-events.controller';
 import { EditPresenter } from './edits/edit-presenter';
 import { EditsController } from './edits/edits.controller';
 import { EditsService } from './edits/edits.service';
@@ -24,6 +25,7 @@ export const API_CONTROLLERS = [
   HealthController,
   ScalingController,
   DocsController,
+  EditEventsController,
 ];
 export const API_SERVICES = [
   EditsService,
@@ -63,6 +65,8 @@ export class ApiModule {
       { provide: DEPS.urlChecker, useValue: deps.urlChecker },
       { provide: DEPS.imageInspector, useValue: deps.imageInspector },
       { provide: DEPS.readiness, useValue: deps.readiness ?? [] },
+      { provide: DEPS.eventLog, useValue: deps.eventLog ?? null },
+      { provide: DEPS.eventStream, useValue: deps.eventStream ?? null },
       {
         provide: DEPS.pingObjectStore,
         useValue: deps.pingObjectStore ?? (async () => void (await deps.objectStore.head('.readyz-probe'))),

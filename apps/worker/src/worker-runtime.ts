@@ -4,6 +4,7 @@ import {
   closeRedisClient,
   createRedisClient,
   RedisDeliveryLog,
+  RedisEditEventLog,
   RedisEditRepository,
   RedisKeys,
   RedisWebhookSecretStore,
@@ -118,7 +119,10 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   try {
     const objectStore = createS3ObjectStore(config.s3);
     const edits = new RedisEditRepository(command, keys, { retentionDays: config.retention.editRecordDays });
-    const webhooks = new EditWebhooks(jobQueue, objectStore, { outputUrlTtlS: config.limits.outputUrlTtlS });
+    const webhooks = new EditWebhooks(jobQueue, objectStore, {
+      outputUrlTtlS: config.limits.outputUrlTtlS,
+      eventLog: new RedisEditEventLog(command, keys, { ttlS: config.events.ttlS, maxLen: config.events.maxLen }),
+    });
     const runner = new EditRunner(edits, objectStore, pool, webhooks, {
       maxInputBytes: config.limits.maxUploadBytes,
       progressMinIntervalMs: config.webhooks.progressMinIntervalMs,

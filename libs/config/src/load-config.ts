@@ -52,6 +52,7 @@ export interface AppConfig {
     memPattern: boolean;
   };
   webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
+  events: { ttlS: number; maxLen: number; sseHeartbeatMs: number };
 }
 
 export interface ConfigProblem {
@@ -190,6 +191,7 @@ export function loadConfig(env: Env): AppConfig {
       timeoutMs: p.WEBHOOK_TIMEOUT_MS,
       progressMinIntervalMs: p.WEBHOOK_PROGRESS_MIN_INTERVAL_MS,
     },
+    events: { ttlS: p.EDIT_EVENTS_TTL_S, maxLen: p.EDIT_EVENTS_MAX_LEN, sseHeartbeatMs: p.SSE_HEARTBEAT_MS },
   };
 }
 

@@ -88,7 +88,7 @@ export interface StoredEditOutput {
   randomWeights?: boolean;
 }
 
-export const WEBHOOK_EVENT_FILTERS = ['started', 'progress', 'completed'] as const;
+export const WEBHOOK_EVENT_FILTERS = ['started', 'progress', 'completed', 'preview'] as const;
 export type WebhookEventFilter = (typeof WEBHOOK_EVENT_FILTERS)[number];
 
 export interface EditWebhookTarget {

@@ -25,7 +25,8 @@ export const EDIT_REQUEST_DEFAULTS = {
   size_level: EDIT_PARAMS.sizeLevel.default,
   output_format: EDIT_PARAMS.outputFormat.default,
   priority: 'interactive' as Priority,
-  webhook_events: [...WEBHOOK_EVENT_FILTERS] as WebhookEventFilter[],
+  // `preview` only when asked for (CONTRACT.md: the default is started, progress, completed).
+  webhook_events: ['started', 'progress', 'completed'] as WebhookEventFilter[],
 } as const;
 
 function issue(apiCode: ErrorCode, message: string) {

@@ -5,6 +5,8 @@ export const WebhookEventType = {
   EditStarted: 'edit.started',
   EditProgress: 'edit.progress',
   EditCompleted: 'edit.completed',
+  /** A step preview `{ id, step, total, url, expires_at }` (not an edit object); sent only when asked for. */
+  EditPreview: 'edit.preview',
 } as const;
 export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
 
@@ -12,7 +14,18 @@ export const WEBHOOK_EVENT_FOR_FILTER: Readonly<Record<WebhookEventFilter, Webho
   started: WebhookEventType.EditStarted,
   progress: WebhookEventType.EditProgress,
   completed: WebhookEventType.EditCompleted,
+  preview: WebhookEventType.EditPreview,
 };
+
+/** The `data` of an `edit.preview` event. */
+export interface EditPreviewEventData {
+  id: string;
+  step: number;
+  total: number;
+  /** Presigned GET of `previews/<tenant>/<edit>/<step>.jpg`. */
+  url: string;
+  expires_at: string;
+}
 
 export interface WebhookEvent {
   type: WebhookEventType;

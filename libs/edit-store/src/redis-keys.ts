@@ -57,6 +57,19 @@ export class RedisKeys {
     return `${this.prefix}:edit:cancel`;
   }
 
+  /**
+   * STREAM of one edit's events (`type`, `data` = the webhook body) for SSE replay and `Last-Event-ID` resumption.
+   * Capped at EDIT_EVENTS_MAX_LEN entries. TTL: EDIT_EVENTS_TTL_S after the last event.
+   */
+  editEvents(editId: string): string {
+    return `${this.prefix}:edit:${editId}:events`;
+  }
+
+  /** Pub/sub channel: the id of an edit whose event stream just grew (a wake-up for followers; the stream is the data). */
+  editEventsChannel(): string {
+    return `${this.prefix}:edit:events`;
+  }
+
   /** BullMQ's own prefix: its keys are `<prefix>:bull:<queue>:…` (BullMQ manages their lifetimes). */
   bullPrefix(): string {
     return `${this.prefix}:bull`;

@@ -160,7 +160,8 @@ export class EditRunner {
       // Belt and braces next to the cancel fan-out: a cancel published before this worker subscribed still lands.
       if (updated.record.cancelRequested && !abort.signal.aborted) abort.abort(JOB_ABORT_CANCELED);
       const now = this.clock();
-      if (this.webhooks.wants(updated.record, WebhookEventType.EditProgress) && throttle.take(now.getTime())) {
+      // Throttled whether or not a webhook wants it: the same events go to the edit's event log (SSE).
+      if (throttle.take(now.getTime())) {
         await this.emit(updated.record, WebhookEventType.EditProgress, now);
       }
     } catch (error) {
