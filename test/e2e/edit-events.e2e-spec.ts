@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EditObject, WebhookEvent } from '@step1x/contracts';
 import type { EventSourceMessage } from 'eventsource-parser';
+import sharp from 'sharp';
 import { openSse, type SseConnection } from '../support/sse-client';
 import {
   multipartOf,
@@ -147,6 +148,51 @@ describe('edit events: SSE from any API process (e2e)', () => {
     const afterLast = await events(edit.id, { lastEventId: first.events.at(-1)!.id, apiUrl: secondApiUrl });
     await afterLast.ended;
     assert.deepEqual(afterLast.events, []);
+  });
+
+  it('previews: every k steps a JPEG ≤ 256 px in S3 at previews/<tenant>/<edit>/<step>.jpg, an edit.preview event and (when asked) webhook', async () => {
+    const hook = '/hooks/previews';
+    const edit = await submit({
+      steps: '8',
+      previews: '3',
+      size_level: '512',
+      webhook_url: stack.receiver.urlFor(hook),
+      webhook_events: 'preview',
+    });
+    assert.equal(edit.input.previews, 3, 'echoed in input');
+    const stream = await events(edit.id);
+    await stream.ended;
+    const previews = stream.events.filter((e) => e.event === 'edit.preview').map((e) => bodyOf(e));
+    assert.deepEqual(
+      previews.map((p) => (p.data as unknown as { step: number }).step),
+      [3, 6],
+      `preview steps of ${stream.events.map((e) => e.event)}`,
+    );
+    assert.equal(stream.events.at(-1)?.event, 'edit.completed', 'previews come before the end');
+    for (const preview of previews) {
+      const data = preview.data as unknown as { id: string; step: number; total: number; url: string };
+      assert.equal(data.id, edit.id);
+      assert.equal(data.total, 8);
+      const key = `previews/acme/${edit.id}/${data.step}.jpg`;
+      assert.ok(await stack.objectStore.exists(key), key);
+      const response = await fetch(data.url);
+      assert.equal(response.status, 200);
+      const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+      assert.equal(meta.format, 'jpeg');
+      assert.ok(Math.max(meta.width!, meta.height!) <= 256, `${meta.width}x${meta.height}`);
+      assert.ok(Math.max(meta.width!, meta.height!) >= 32, 'the latent grid of a 512 edit');
+    }
+    const received = await stack.receiver.waitFor(
+      (requests) => requests.filter((r) => r.path === hook && r.text.includes('"edit.preview"')).length >= 2,
+      15_000,
+    );
+    const hooked = received.filter((r) => r.path === hook).map((r) => (JSON.parse(r.text) as { type: string }).type);
+    assert.ok(!hooked.includes('edit.started') && !hooked.includes('edit.progress'), `only what was asked: ${hooked}`);
+    const plain = await submit({ steps: '4' });
+    assert.equal(plain.input.previews, false, 'off by default');
+    const plainStream = await events(plain.id);
+    await plainStream.ended;
+    assert.ok(!plainStream.events.some((e) => e.event === 'edit.preview'));
   });
 
   it('many streams opened and dropped mid-stream leave no follower and no Redis connection behind', async () => {
