@@ -27,10 +27,24 @@ export interface FitOnVaeOptions extends SessionOptions {
  * mean, exactly what the sampler works in) and decoded again; the decodes, area-downsampled to the latent grid,
  * are the least-squares targets. Every `heldoutEvery`-th sample is kept out of the fit and scored.
  */
-export async function fitLatentPreviewOnVae(modelsDir: string, options: FitOnVaeOptions = {}): Promise<LatentPreviewMap> {
+export async function fitLatentPreviewOnVae(
+  modelsDir: string,
+  options: FitOnVaeOptions = {},
+): Promise<LatentPreviewMap> {
+  const heldoutEvery = options.heldoutEvery ?? 4;
+  const { samples, vaeDecoderSha256 } = await vaeSamples(modelsDir, options);
+  const train = samples.filter((_, i) => i % heldoutEvery !== heldoutEvery - 1);
+  const heldout = samples.filter((_, i) => i % heldoutEvery === heldoutEvery - 1);
+  return fitLatentPreview(train, heldout, vaeDecoderSha256);
+}
+
+/** Synthetic images through the folder's VAE: each latent with its decode (the fit's data; tests score maps on them). */
+export async function vaeSamples(
+  modelsDir: string,
+  options: Omit<FitOnVaeOptions, 'heldoutEvery'> = {},
+): Promise<{ samples: VaeSample[]; vaeDecoderSha256: string | null }> {
   const count = options.samples ?? 32;
   const size = options.size ?? 128;
-  const heldoutEvery = options.heldoutEvery ?? 4;
   if (size % 16 !== 0 || size <= 0) throw new RangeError(`size must be a positive multiple of 16, got ${size}`);
   const manifestPath = join(modelsDir, STEP1X_MANIFEST_FILE);
   const manifest = assertStep1XManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
@@ -38,23 +52,16 @@ export async function fitLatentPreviewOnVae(modelsDir: string, options: FitOnVae
   const encoder = await open(join(modelsDir, manifest.graphs.vae_encoder), options);
   const decoder = await open(join(modelsDir, manifest.graphs.vae_decoder), options);
   try {
-    const train: VaeSample[] = [];
-    const heldout: VaeSample[] = [];
+    const samples: VaeSample[] = [];
     const channels = manifest.config.vae.z_channels;
     const h = size / 8;
     for (let i = 0; i < count; i++) {
       const image = syntheticImage((options.seed ?? 0) * 1000 + i, size);
       const { latent } = await encodeImage(encoder, imageToVaeInput(image), size, size);
       const decoded = await decodeLatent(decoder, latent, [1, channels, h, h]);
-      (i % heldoutEvery === heldoutEvery - 1 ? heldout : train).push({
-        latent,
-        decoded,
-        channels,
-        height: h,
-        width: h,
-      });
+      samples.push({ latent, decoded, channels, height: h, width: h });
     }
-    return fitLatentPreview(train, heldout, manifest.files[manifest.graphs.vae_decoder]?.sha256 ?? null);
+    return { samples, vaeDecoderSha256: manifest.files[manifest.graphs.vae_decoder]?.sha256 ?? null };
   } finally {
     await Promise.all([encoder.release(), decoder.release()]);
   }
@@ -69,7 +76,12 @@ export function syntheticImage(seed: number, size: number): RgbImage {
   const [a, b] = [colour(), colour()];
   const kind = seed % 5;
   const noise = gaussianNoise(seed + 7919, [size * size]);
-  const blobs = Array.from({ length: 4 }, () => ({ x: uniform(), y: uniform(), r: 0.1 + 0.3 * uniform(), c: colour() }));
+  const blobs = Array.from({ length: 4 }, () => ({
+    x: uniform(),
+    y: uniform(),
+    r: 0.1 + 0.3 * uniform(),
+    c: colour(),
+  }));
   const data = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {

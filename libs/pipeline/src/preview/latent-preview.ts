@@ -18,7 +18,9 @@ export function latentToPreview(latent: Float32Array, height: number, width: num
   const plane = height * width;
   const { channels, weights, bias } = map;
   if (latent.length !== channels * plane) {
-    throw new RangeError(`latent has ${latent.length} values, a ${channels}×${height}×${width} map needs ${channels * plane}`);
+    throw new RangeError(
+      `latent has ${latent.length} values, a ${channels}×${height}×${width} map needs ${channels * plane}`,
+    );
   }
   const data = new Uint8Array(3 * plane);
   for (let rgb = 0; rgb < 3; rgb++) {
