@@ -89,6 +89,17 @@ describe('edit events: SSE from any API process (e2e)', () => {
     await stack.call(`/v1/edits/${edit.id}/cancel`, { method: 'POST' });
   });
 
+  it('is in the OpenAPI document, with previews in the create request and the edit object', async () => {
+    const doc = (await (await fetch(`${stack.apiUrl}/docs/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, { properties: Record<string, { required?: string[] }> }> };
+    };
+    const route = doc.paths['/v1/edits/{id}/events'].get;
+    for (const status of ['200', '400', '401', '404', '503']) assert.ok(route.responses[status], status);
+    assert.ok(doc.components.schemas.CreateEditRequest.properties.previews);
+    assert.ok(doc.components.schemas.Edit.properties.input.required?.includes('previews'));
+  });
+
   it('a queued edit: heartbeat comments while idle; the API’s own cancel ends the stream with edit.completed', async () => {
     const edit = await submit();
     const stream = await events(edit.id);

@@ -133,3 +133,19 @@ describe('isEditEventId', () => {
     }
   });
 });
+
+describe('EditEventStream: an edit settled without its edit.completed in the log', () => {
+  it('ends after a quiet poll once isSettled says so, instead of following forever', async () => {
+    const hub = new EditEventWakeupHub();
+    const log = new MemoryLog(hub);
+    await log.append('e', 'edit.started', '{}');
+    let settled = false;
+    const stream = new EditEventStream(log, hub, { pollMs: 30 });
+    const done = collect(stream.follow('e', { isSettled: async () => settled }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(hub.watching, 1, 'still following while the edit runs');
+    settled = true;
+    assert.deepEqual(await done, ['1000-0 edit.started']);
+    assert.equal(hub.watching, 0);
+  });
+});

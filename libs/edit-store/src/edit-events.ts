@@ -53,6 +53,12 @@ export interface FollowOptions {
    * @defaultValue never
    */
   idleEndMs?: number;
+  /**
+   * Asked after a poll interval without events: true when the edit is over although its `edit.completed` never
+   * reached the log (a worker that died between the record's transition and the append). The iterator then reads
+   * once more and ends, instead of waiting forever. @defaultValue never asked
+   */
+  isSettled?: () => Promise<boolean>;
 }
 
 export interface EditEventStreamOptions {
@@ -135,9 +141,20 @@ export class EditEventStream {
           if (leftMs <= 0) return;
           sleepMs = Math.min(sleepMs, leftMs);
         }
+        const sleptMs = Date.now();
         await watch.next(sleepMs, signal);
         if (signal?.aborted) return;
         page = await this.log.readAfter(editId, last, this.pageSize);
+        const wokenByTimeout = Date.now() - sleptMs >= sleepMs;
+        if (page.length === 0 && wokenByTimeout && options.isSettled && (await options.isSettled())) {
+          page = await this.log.readAfter(editId, last, this.pageSize);
+          for (const event of page) {
+            last = event.id;
+            yield event;
+            if (event.type === EDIT_EVENTS_FINAL_TYPE) return;
+          }
+          return;
+        }
       }
     } finally {
       watch.close();

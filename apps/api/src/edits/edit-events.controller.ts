@@ -92,6 +92,10 @@ export class EditEventsController {
       after,
       signal: abort.signal,
       idleEndMs: isTerminalStatus(record.status) ? TERMINAL_IDLE_END_MS : undefined,
+      isSettled: async () => {
+        const now = await this.edits.get(editId);
+        return !now || isTerminalStatus(now.status);
+      },
     });
 
     reply.hijack();
