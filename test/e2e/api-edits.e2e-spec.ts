@@ -56,7 +56,7 @@ describe('API edits (e2e)', () => {
     assert.ok(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1);
     assert.deepEqual(input, {
       instruction: 'put a red hat on it', steps: 28, guidance: 6, size_level: 512, output_format: 'png',
-      priority: 'interactive', width: 96, height: 64, truncated: null,
+      priority: 'interactive', width: 96, height: 64, truncated: null, previews: false,
     }); // prettier-ignore
     const fetched = (await (await api.call(`/v1/edits/${edit.id}`)).json()) as EditObject;
     assert.deepEqual(fetched, edit);

@@ -2,6 +2,8 @@ import type {
   ApiKeyStore,
   DeliveryLog,
   RedisBatchRepository,
+  EditEventLog,
+  EditEventStream,
   EditRepository,
   RateLimiter,
   WebhookStateStore,
@@ -58,6 +60,10 @@ export interface ApiDeps {
   readiness?: ReadinessCheck[];
   /** S3 reachability for /readyz. @defaultValue a HEAD of a probe key */
   pingObjectStore?: () => Promise<void>;
+  /** Per-edit event log (the API appends the `edit.completed` of a queued cancel). @defaultValue none */
+  eventLog?: EditEventLog;
+  /** Follows an edit's events (SSE; any route that streams an edit). @defaultValue none: the route answers 503 */
+  eventStream?: EditEventStream;
 }
 
 export const DEPS = {
@@ -80,6 +86,8 @@ export const DEPS = {
   webhookState: Symbol('WebhookStateStore'),
   config: Symbol('AppConfig'),
   clock: Symbol('Clock'),
+  eventLog: Symbol('EditEventLog'),
+  eventStream: Symbol('EditEventStream'),
 } as const;
 
 /** Injected so tests can steer time; production uses `() => new Date()`. */

@@ -2,6 +2,9 @@ import { imageDecodeLimits, requireRedisTarget, type AppConfig } from '@step1x/c
 import {
   closeRedisClient,
   createRedisConnection,
+  EditEventStream,
+  RedisEditEventLog,
+  RedisEditEventWakeups,
   RedisApiKeyStore,
   RedisBatchRepository,
   RedisEditRepository,
@@ -51,6 +54,10 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     },
   });
   const cancelBus = new RedisCancelBus(redis, keys);
+  // Live events (docs/ARCHITECTURE.md "Live events and previews"): reads on the command connection, one
+  // subscriber connection per process for wake-ups, opened at the first follower.
+  const eventLog = new RedisEditEventLog(redis, keys, { ttlS: config.events.ttlS, maxLen: config.events.maxLen });
+  const eventWakeups = new RedisEditEventWakeups(redis, keys);
   const deps: ApiDeps = {
     edits: new RedisEditRepository(redis, keys, { retentionDays: config.retention.editRecordDays }),
     batches: new RedisBatchRepository(redis, keys, { retentionDays: config.retention.editRecordDays }),
@@ -72,12 +79,15 @@ export async function createApiDeps(config: AppConfig, options: CreateApiDepsOpt
     rateLimiter: new RedisRateLimiter(redis, keys, config.rateLimits),
     deliveries: new RedisDeliveryLog(redis, keys, config.retention.editRecordDays),
     webhookState: new RedisWebhookStateStore(redis, keys),
+    eventLog,
+    eventStream: new EditEventStream(eventLog, eventWakeups),
   };
   return {
     deps,
     close: async () => {
       await jobQueue.close();
       await cancelBus.close();
+      await eventWakeups.close();
       await closeRedisClient(redis);
     },
   };

@@ -5,6 +5,7 @@ import { DEPS, type ApiDeps, type Clock } from './api-deps';
 import { BatchesController, UsageController } from './batches/batches.controller';
 import { BatchesService } from './batches/batches.service';
 import { CompletionWebhook } from './edits/completion-webhook';
+import { EditEventsController } from './edits/edit-events.controller';
 import { EditPresenter } from './edits/edit-presenter';
 import { EditsController } from './edits/edits.controller';
 import { EditsService } from './edits/edits.service';
@@ -32,6 +33,7 @@ export const API_CONTROLLERS = [
   DocsController,
   BatchesController,
   UsageController,
+  EditEventsController,
 ];
 export const API_SERVICES = [
   EditsService,
@@ -78,6 +80,8 @@ export class ApiModule {
       { provide: DEPS.rateLimiter, useValue: deps.rateLimiter },
       { provide: DEPS.deliveries, useValue: deps.deliveries },
       { provide: DEPS.webhookState, useValue: deps.webhookState },
+      { provide: DEPS.eventLog, useValue: deps.eventLog ?? null },
+      { provide: DEPS.eventStream, useValue: deps.eventStream ?? null },
       {
         provide: DEPS.pingObjectStore,
         useValue: deps.pingObjectStore ?? (async () => void (await deps.objectStore.head('.readyz-probe'))),

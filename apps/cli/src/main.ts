@@ -1,11 +1,13 @@
 import { GOLDEN_USAGE, UsageError, goldenCommand } from './commands/golden.command';
 import { MODELS_BUILD_USAGE, modelsBuildCommand } from './commands/models-build.command';
+import { MODELS_FIT_PREVIEW_USAGE, modelsFitPreviewCommand } from './commands/models-fit-preview.command';
 import { EDIT_USAGE, editCommand } from './commands/edit.command';
 import { START_USAGE, startCommand } from './commands/start.command';
 
 const USAGE = `usage:
   ${GOLDEN_USAGE}
   ${MODELS_BUILD_USAGE}
+  ${MODELS_FIT_PREVIEW_USAGE}
   ${EDIT_USAGE}
   ${START_USAGE}`;
 
@@ -20,7 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return startCommand(argv.slice(1));
     case 'models':
       if (sub === 'build') return modelsBuildCommand(rest);
-      throw new UsageError(MODELS_BUILD_USAGE);
+      if (sub === 'fit-preview') return modelsFitPreviewCommand(rest);
+      throw new UsageError(`${MODELS_BUILD_USAGE}\n${MODELS_FIT_PREVIEW_USAGE}`);
     case undefined:
     case 'help':
     case '--help':

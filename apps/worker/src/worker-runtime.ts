@@ -6,6 +6,7 @@ import {
   createRedisClient,
   RedisBatchRepository,
   RedisDeliveryLog,
+  RedisEditEventLog,
   RedisEditRepository,
   RedisKeys,
   RedisWebhookSecretStore,
@@ -171,7 +172,10 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
     const finalizer = new BatchFinalizer(batches, edits, objectStore, jobQueue, {
       urlTtlS: config.limits.outputUrlTtlS,
     });
-    const webhooks = new EditWebhooks(jobQueue, objectStore, { outputUrlTtlS: config.limits.outputUrlTtlS });
+    const webhooks = new EditWebhooks(jobQueue, objectStore, {
+      outputUrlTtlS: config.limits.outputUrlTtlS,
+      eventLog: new RedisEditEventLog(command, keys, { ttlS: config.events.ttlS, maxLen: config.events.maxLen }),
+    });
     // A batch item that settles: its batch's progress event (at most 1 per 5 s), and the batch is finalized at once
     // when it was the last one (else the 1 s pass below, or the next worker, does it).
     const onItemSettled = async (record: { batchId?: string | null }) => {

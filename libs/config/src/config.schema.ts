@@ -322,6 +322,26 @@ export const ENV_SCHEMA = {
     max: 100_000,
     doc: 'Most items in one batch (400 `out_of_range`).',
   }),
+
+  // --- live events (docs/ARCHITECTURE.md "Live events and previews") ---
+  EDIT_EVENTS_TTL_S: intVar({
+    default: '3600',
+    min: 600,
+    max: 30 * 86_400,
+    doc: "How long an edit's event stream (SSE replay and `Last-Event-ID` resumption) is kept after its last event.",
+  }),
+  EDIT_EVENTS_MAX_LEN: intVar({
+    default: '1000',
+    min: 10,
+    max: 100_000,
+    doc: 'Events kept per edit (approximate cap of its Redis stream; the oldest go first).',
+  }),
+  SSE_HEARTBEAT_MS: intVar({
+    default: '15000',
+    min: 100,
+    max: 300_000,
+    doc: 'Interval of the comment line that keeps an idle `GET /v1/edits/{id}/events` stream open through proxies.',
+  }),
 } satisfies Record<string, EnvVar<unknown, string | undefined>>;
 
 export type EnvSchema = typeof ENV_SCHEMA;

@@ -76,6 +76,7 @@ export interface AppConfig {
   /** Per API key, in Redis (docs/ARCHITECTURE.md "Rate limits"); 0 turns a limit off. */
   rateLimits: { rps: number; burst: number; editsPerMin: number };
   batches: { maxBodyBytes: number; maxItems: number };
+  events: { ttlS: number; maxLen: number; sseHeartbeatMs: number };
 }
 
 export interface ConfigProblem {
@@ -233,6 +234,7 @@ export function loadConfig(env: Env): AppConfig {
     },
     rateLimits: { rps: p.RATE_LIMIT_RPS, burst: p.RATE_LIMIT_BURST, editsPerMin: p.RATE_LIMIT_EDITS_PER_MIN },
     batches: { maxBodyBytes: p.MAX_BATCH_BODY_BYTES, maxItems: p.BATCH_MAX_ITEMS },
+    events: { ttlS: p.EDIT_EVENTS_TTL_S, maxLen: p.EDIT_EVENTS_MAX_LEN, sseHeartbeatMs: p.SSE_HEARTBEAT_MS },
   };
 }
 

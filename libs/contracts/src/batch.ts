@@ -169,7 +169,8 @@ function normaliseBatchEvents(events: readonly BatchWebhookEvent[] | undefined):
 /** The per-item webhook an item gets: only when the batch's `webhook_events` names `edit.*` types. */
 export function itemWebhookOf(batch: ParsedBatchRequest['webhook']): EditWebhookTarget | null {
   if (!batch) return null;
-  const filters = WEBHOOK_EVENT_FILTERS.filter((filter) => batch.events.includes(`edit.${filter}`));
+  const named: readonly string[] = batch.events;
+  const filters = WEBHOOK_EVENT_FILTERS.filter((filter) => named.includes(`edit.${filter}`));
   if (filters.length === 0) return null;
   // `completed` is always part of an edit's filter (the edit contract); naming any edit.* type opts into it.
   const events: WebhookEventFilter[] = [...new Set<WebhookEventFilter>([...filters, 'completed'])];
@@ -214,6 +215,8 @@ export function parseBatchRequest(body: unknown, maxItems: number): ParsedBatchR
         output_format: item.output_format ?? defaults.output_format ?? EDIT_REQUEST_DEFAULTS.output_format,
         webhook_url: null,
         webhook_events: [],
+        // A batch item has no `previews` field (CONTRACT.md "Batches"): nobody follows a batch item step by step.
+        previews: false,
         priority: defaults.priority ?? 'batch',
         metadata: item.metadata,
       },

@@ -36,6 +36,11 @@ export interface EditInput {
   height: number | null;
   /** Whether the 640-token window cut the instruction; null until the worker has tokenised it. */
   truncated: boolean | null;
+  /**
+   * Step previews asked for: false, true (every step) or every k steps. Always in the edit object; optional in the
+   * record (older records, and record builders that predate it, mean false).
+   */
+  previews?: boolean | number;
 }
 
 export interface EditOutput {
@@ -144,7 +149,7 @@ export interface StoredEditOutput {
   randomWeights?: boolean;
 }
 
-export const WEBHOOK_EVENT_FILTERS = ['started', 'progress', 'completed'] as const;
+export const WEBHOOK_EVENT_FILTERS = ['started', 'progress', 'completed', 'preview'] as const;
 export type WebhookEventFilter = (typeof WEBHOOK_EVENT_FILTERS)[number];
 
 export interface EditWebhookTarget {
@@ -219,7 +224,7 @@ export function presentEdit(record: EditRecord, options: PresentEditOptions): Ed
     progress: { ...record.progress },
     attempts: record.attempts,
     cancel_requested: record.cancelRequested,
-    input: { ...record.input },
+    input: { ...record.input, previews: record.input.previews ?? false },
     output,
     error: record.error ? { ...record.error } : null,
     metadata: record.metadata,

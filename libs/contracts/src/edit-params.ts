@@ -16,7 +16,16 @@ export const EDIT_PARAMS = {
   /** The full model's levels; a models folder may declare others (its manifest's `size_levels`). */
   sizeLevel: { levels: SIZE_LEVELS, default: 512 as SizeLevel },
   outputFormat: { values: OUTPUT_FORMATS, default: 'png' as OutputFormat },
+  /** Step previews: false (none), true (every step) or every k steps, k in [min, max]. */
+  previews: { min: 1, max: 100, default: false as boolean | number },
 } as const;
+
+/** How often an edit asked for previews, as a step interval: 0 for none, 1 for `true`, k for k. */
+export function previewInterval(previews: boolean | number | undefined): number {
+  if (previews === true) return 1;
+  if (typeof previews === 'number' && Number.isInteger(previews) && previews >= 1) return previews;
+  return 0;
+}
 
 /** Parameter names as the API spells them; `param` of an error names one of these. */
 export type EditParamName = 'instruction' | 'seed' | 'steps' | 'guidance' | 'size_level' | 'output_format';

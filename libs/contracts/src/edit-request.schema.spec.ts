@@ -31,6 +31,7 @@ describe('parseEditRequest', () => {
       webhook_url: null,
       webhook_events: ['started', 'progress', 'completed'],
       priority: 'interactive',
+      previews: false,
       metadata: null,
     });
   });

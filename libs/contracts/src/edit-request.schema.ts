@@ -25,7 +25,9 @@ export const EDIT_REQUEST_DEFAULTS = {
   size_level: EDIT_PARAMS.sizeLevel.default,
   output_format: EDIT_PARAMS.outputFormat.default,
   priority: 'interactive' as Priority,
-  webhook_events: [...WEBHOOK_EVENT_FILTERS] as WebhookEventFilter[],
+  previews: EDIT_PARAMS.previews.default,
+  // `preview` only when asked for (CONTRACT.md: the default is started, progress, completed).
+  webhook_events: ['started', 'progress', 'completed'] as WebhookEventFilter[],
 } as const;
 
 function issue(apiCode: ErrorCode, message: string) {
@@ -100,6 +102,9 @@ export const editRequestSchema = z.strictObject({
     .default(EDIT_REQUEST_DEFAULTS.webhook_events)
     .transform(normaliseEvents),
   priority: z.enum(PRIORITIES).default(EDIT_REQUEST_DEFAULTS.priority),
+  previews: z
+    .union([z.boolean(), z.int().min(EDIT_PARAMS.previews.min).max(EDIT_PARAMS.previews.max)])
+    .default(EDIT_REQUEST_DEFAULTS.previews),
   metadata: metadata.nullish().transform((v) => v ?? null),
   image_url: httpUrl.optional(),
   image_key: z.string().min(1).max(EDIT_REQUEST_LIMITS.imageKeyMaxLength).optional(),
@@ -118,6 +123,7 @@ export interface EditRequestFields {
   webhook_url: string | null;
   webhook_events: WebhookEventFilter[];
   priority: Priority;
+  previews: boolean | number;
   metadata: Record<string, unknown> | null;
 }
 
@@ -178,7 +184,10 @@ export function coerceMultipartFields(fields: Readonly<Record<string, readonly s
       throw new ApiError(ErrorCode.InvalidRequest, `field "${name}" is given ${values.length} times`, { param: name });
     }
     const value = values[0];
-    if (NUMERIC_FIELDS.has(name)) {
+    if (name === 'previews') {
+      const text = value.trim();
+      body[name] = text === 'true' ? true : text === 'false' ? false : DECIMAL.test(text) ? Number(text) : value;
+    } else if (NUMERIC_FIELDS.has(name)) {
       body[name] = DECIMAL.test(value.trim()) ? Number(value.trim()) : value;
     } else if (name === 'metadata') {
       try {

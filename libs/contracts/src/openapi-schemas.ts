@@ -55,6 +55,13 @@ export const EDIT_OBJECT_JSON_SCHEMA: JsonSchema = object(
       width: nullable({ type: 'integer', minimum: 1, description: 'null for a batch item until it is decoded' }),
       height: nullable({ type: 'integer', minimum: 1 }),
       truncated: nullable({ type: 'boolean' }),
+      previews: {
+        anyOf: [
+          { type: 'boolean' },
+          { type: 'integer', minimum: EDIT_PARAMS.previews.min, maximum: EDIT_PARAMS.previews.max },
+        ],
+        description: 'step previews: false, true (every step) or every k steps',
+      },
     }),
     output: nullable(
       object(
@@ -167,6 +174,7 @@ function multipartEditSchema(): JsonSchema {
   properties.image = { type: 'string', format: 'binary', description: 'the input image (at most 20 MB)' };
   properties.metadata = { type: 'string', description: 'a JSON object, at most 4 KB' };
   properties.webhook_events = { type: 'string', description: 'comma-separated, or the field repeated' };
+  properties.previews = { type: 'string', description: '`false`, `true` or an integer k (every k steps)' };
   return { ...json, properties };
 }
 

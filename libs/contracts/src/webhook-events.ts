@@ -9,6 +9,8 @@ export const WebhookEventType = {
   BatchCompleted: 'batch.completed',
   /** A batch's counts moved (data: the batch object); at most one per 5 s per batch. */
   BatchProgress: 'batch.progress',
+  /** A step preview `{ id, step, total, url, expires_at }` (not an edit object); sent only when asked for. */
+  EditPreview: 'edit.preview',
 } as const;
 export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
 
@@ -16,7 +18,18 @@ export const WEBHOOK_EVENT_FOR_FILTER: Readonly<Record<WebhookEventFilter, Webho
   started: WebhookEventType.EditStarted,
   progress: WebhookEventType.EditProgress,
   completed: WebhookEventType.EditCompleted,
+  preview: WebhookEventType.EditPreview,
 };
+
+/** The `data` of an `edit.preview` event. */
+export interface EditPreviewEventData {
+  id: string;
+  step: number;
+  total: number;
+  /** Presigned GET of `previews/<tenant>/<edit>/<step>.jpg`. */
+  url: string;
+  expires_at: string;
+}
 
 export interface WebhookEvent {
   type: WebhookEventType;

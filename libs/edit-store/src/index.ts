@@ -7,3 +7,5 @@ export * from './redis-stores';
 export * from './redis-webhook-state';
 export * from './redis-rate-limiter';
 export * from './redis-batch-repository';
+export * from './edit-events';
+export * from './redis-edit-events';

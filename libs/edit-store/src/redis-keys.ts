@@ -185,6 +185,20 @@ export class RedisKeys {
 
 
   /**
+   * STREAM of one edit's events (`type`, `data` = the webhook body) for SSE replay and `Last-Event-ID` resumption.
+   * Capped at EDIT_EVENTS_MAX_LEN entries. TTL: EDIT_EVENTS_TTL_S after the last event.
+   */
+  editEvents(editId: string): string {
+    return `${this.prefix}:edit:${editId}:events`;
+  }
+
+  /** Pub/sub channel: the id of an edit whose event stream just grew (a wake-up for followers; the stream is the data). */
+  editEventsChannel(): string {
+    return `${this.prefix}:edit:events`;
+  }
+
+
+  /**
    * BullMQ's own prefix: its keys are `{name}:bull:<queue>:…` (BullMQ manages their lifetimes). On a cluster BullMQ
    * needs the hash tag in its prefix: its scripts touch several keys of one queue at once.
    */

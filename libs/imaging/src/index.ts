@@ -1,2 +1,3 @@
 export * from './rgb-image';
 export * from './image-io';
+export * from './preview-jpeg';

@@ -1,2 +1,3 @@
 export * from './model-format';
 export * from './model-format.checks';
+export * from './latent-preview';

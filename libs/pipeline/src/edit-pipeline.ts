@@ -11,11 +11,12 @@ import {
   assertStep1XManifest,
   manifestSizeLevels,
   type GraphName,
+  type LatentPreviewMap,
   type SizeLevels,
   type Step1XModelsManifest,
 } from '@step1x/model-format';
 import { buildPositionIds, buildRopeTables } from './dit/rope';
-import { packLatents, unpackLatents } from './dit/packing';
+import { packLatents, unpackLatents, type LatentShape } from './dit/packing';
 import { prepareMllmInputs, MllmBranchInputs, MllmInputs } from './mllm/mllm-inputs';
 import { encodeMllmBranch, runQwenVision } from './mllm/mllm.stage';
 import { gaussianNoise } from './noise/gaussian-noise';
@@ -26,7 +27,8 @@ import { sizeLevelTarget } from './preprocess/size-level';
 import { imageToVaeInput } from './preprocess/vae-input';
 import { InferenceSession, SessionFactory, SessionOptions } from './runtime/inference-session.port';
 import { createOrtSession } from './runtime/ort-session';
-import { denoise } from './sampler/denoise';
+import { denoise, type CleanEstimateRequest } from './sampler/denoise';
+import { latentToPreview, readLatentPreviewMap } from './preview/latent-preview';
 import { EditCanceledError } from './edit-canceled.error';
 import { EditRequestError } from './edit-request.error';
 import { assertFiniteOutput } from './numerics/model-numerics';
@@ -63,6 +65,18 @@ export interface EditRequest {
   readonly sizeLevel?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: EditProgress) => void;
+  /**
+   * Step previews (CONTRACT.md "Live events and previews"): every `every` steps, the sampler's clean-image estimate
+   * mapped to RGB by the models' latent preview map, at the latent grid's size (working size / 8). Ignored when the
+   * models folder has no map (`previewsAvailable`). The callback must return quickly (the next step waits).
+   */
+  readonly previews?: { every: number; onPreview: (p: EditPreview) => void };
+}
+
+export interface EditPreview {
+  readonly step: number;
+  readonly total: number;
+  readonly image: RgbImage;
 }
 
 /** The models an edit ran on: the manifest's model version and one sha256 over every graph file's digest. */
@@ -139,9 +153,15 @@ export class Step1XEditPipeline {
     private readonly tokenizer: QwenTokenizer,
     private readonly manifest: Step1XModelsManifest,
     private readonly imageLimits: DecodeLimits,
+    private readonly previewMap: LatentPreviewMap | null,
     /** What an edit's receipt names (CONTRACT.md `compute.model`); see `modelIdentityOf`. */
     readonly modelIdentity: ModelIdentity = modelIdentityOf(manifest, {}),
   ) {}
+
+  /** Whether the models folder has a latent preview map (`latent_preview.json`), so `previews` can be served. */
+  get previewsAvailable(): boolean {
+    return this.previewMap !== null;
+  }
 
   /**
    * Opens every graph of a models folder. Before any run it checks the manifests' format and every session's inputs
@@ -177,11 +197,18 @@ export class Step1XEditPipeline {
       const tokenizer = existsSync(join(modelsDir, 'tokenizer.json'))
         ? QwenTokenizer.fromDirectory(modelsDir)
         : QwenTokenizer.bundled();
+      const previewMap = readLatentPreviewMap(modelsDir);
+      if (previewMap && previewMap.channels !== manifest.config.vae.z_channels) {
+        throw new Error(
+          `${modelsDir}: the latent preview map reads ${previewMap.channels} channels, the VAE has ${manifest.config.vae.z_channels}`,
+        );
+      }
       return new Step1XEditPipeline(
         sessions,
         tokenizer,
         manifest,
         options.imageLimits ?? {},
+        previewMap,
         modelIdentityOf(manifest, qwen.files),
       );
     } catch (error) {
@@ -280,6 +307,7 @@ export class Step1XEditPipeline {
       guidance: { guidance, truncate: rt.timesteps_truncate, renormK: rt.renorm_k },
       signal: request.signal,
       onStep: (s) => request.onProgress?.({ step: s.step, total: s.total }),
+      cleanEstimate: this.cleanEstimateFor(request, latentShape),
     });
     assertFiniteOutput('sampler', tokens);
     timer.lap('denoiseMs');
@@ -306,6 +334,19 @@ export class Step1XEditPipeline {
       sizeLevel,
       truncated: mllmInputs.truncated,
       timings: timer.done(),
+    };
+  }
+
+  private cleanEstimateFor(request: EditRequest, latentShape: LatentShape): CleanEstimateRequest | undefined {
+    const previews = request.previews;
+    const map = this.previewMap;
+    if (!previews || !map || !Number.isInteger(previews.every) || previews.every < 1) return undefined;
+    return {
+      every: previews.every,
+      onEstimate: (step, total, x0Tokens) => {
+        const image = latentToPreview(unpackLatents(x0Tokens, latentShape), latentShape.height, latentShape.width, map);
+        previews.onPreview({ step, total, image });
+      },
     };
   }
 

@@ -34,3 +34,6 @@ export * from './edit-pipeline';
 export * from './edit-canceled.error';
 export * from './edit-request.error';
 export * from './numerics/model-numerics';
+export * from './preview/latent-preview';
+export * from './preview/fit-latent-preview';
+export * from './preview/fit-on-vae';

@@ -262,6 +262,7 @@ export class EditsService {
         width: image.width,
         height: image.height,
         truncated: null,
+        previews: fields.previews,
       },
       inputKey,
       output: null,

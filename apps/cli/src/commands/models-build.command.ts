@@ -19,6 +19,7 @@ import {
   namedConfig,
 } from '@step1x/model-builder';
 import { UsageError } from './golden.command';
+import { writeLatentPreviewMap } from './models-fit-preview.command';
 
 export const MODELS_BUILD_USAGE = `step1x models build --config tiny|full --out <dir>
       [--dit <dit.safetensors> --vae <vae.safetensors>] [--qwen <Qwen2.5-VL-7B-Instruct dir>]
@@ -87,6 +88,8 @@ export async function modelsBuildCommand(argv: string[]): Promise<number> {
     await buildRandomQwenModels(namedQwenConfig('tiny'), outDir, seedOf(values.seed), options);
   else
     console.log('note: no --qwen given, so the folder has no MLLM graphs; build them with --qwen before `step1x edit`');
+  // The step previews' latent→RGB map, fitted on this folder's VAE (docs/ARCHITECTURE.md "Live events and previews").
+  await writeLatentPreviewMap(outDir);
   const files = readdirSync(outDir);
   const bytes = files.reduce((a, f) => a + statSync(join(outDir, f)).size, 0);
   console.log(

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import {
   isTerminalStatus,
   NonRetryableJobError,
+  previewInterval,
   WebhookEventType,
   type EditImagePayload,
   type EditCompute,
@@ -13,6 +14,7 @@ import { type EditRepository } from '@step1x/edit-store';
 import { JOB_ABORT_CANCELED, JOB_ABORT_SHUTDOWN, type JobContext } from '@step1x/job-queue';
 import { ObjectNotFoundError, type ObjectStore } from '@step1x/storage';
 import { describeError, SILENT_LOGGER, type WorkerLogger } from '../worker-logger';
+import { EditPreviews } from './edit-previews';
 import { ProgressThrottle, type EditWebhooks } from './edit-webhooks';
 import type { EditorPool } from './editor-pool';
 import { EditAbortedError, EditInputError, type EditedImage, type EditorReceipt } from './image-editor.port';
@@ -155,6 +157,8 @@ export class EditRunner {
     measure.inputMs = performance.now() - inputStarted;
     const throttle = new ProgressThrottle(this.options.progressMinIntervalMs);
     let progressWork: Promise<void> = Promise.resolve();
+    const previewEvery = previewInterval(record.input.previews);
+    const previews = previewEvery > 0 ? new EditPreviews(record, this.objects, this.webhooks, this.logger) : null;
     try {
       return await this.editors.use((editor) => {
         measure.receipt = editor.receipt ?? null;
@@ -171,10 +175,14 @@ export class EditRunner {
             // Serialised, so progress lands in order and is all written before the edit finishes.
             progressWork = progressWork.then(() => this.recordProgress(record.id, step, total, throttle, abort));
           },
+          previews: previews
+            ? { every: previewEvery, onPreview: (step, total, image) => previews.offer(step, total, image) }
+            : undefined,
         });
       });
     } finally {
-      await progressWork;
+      // Every preview lands before the edit's end is recorded, so `edit.preview` events precede `edit.completed`.
+      await Promise.all([progressWork, previews?.settled()]);
     }
   }
 
@@ -191,7 +199,8 @@ export class EditRunner {
       // Belt and braces next to the cancel fan-out: a cancel published before this worker subscribed still lands.
       if (updated.record.cancelRequested && !abort.signal.aborted) abort.abort(JOB_ABORT_CANCELED);
       const now = this.clock();
-      if (this.webhooks.wants(updated.record, WebhookEventType.EditProgress) && throttle.take(now.getTime())) {
+      // Throttled whether or not a webhook wants it: the same events go to the edit's event log (SSE).
+      if (throttle.take(now.getTime())) {
         await this.emit(updated.record, WebhookEventType.EditProgress, now);
       }
     } catch (error) {

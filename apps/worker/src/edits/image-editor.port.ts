@@ -1,4 +1,5 @@
 import type { OutputFormat } from '@step1x/contracts';
+import type { RgbImage } from '@step1x/imaging';
 
 /** One edit as the worker asks for it: the input's bytes (read from S3) and the edit's settings. */
 export interface ImageEditRequest {
@@ -13,6 +14,11 @@ export interface ImageEditRequest {
   signal: AbortSignal;
   /** Called after every denoising step, synchronously from the model loop: keep it cheap. */
   onProgress(step: number, total: number): void;
+  /**
+   * Step previews every `every` steps (the sampler's clean-image estimate through the models' latent→RGB map, at
+   * the latent grid's size), called synchronously from the model loop: hand the work off. Absent: none.
+   */
+  previews?: { every: number; onPreview(step: number, total: number, image: RgbImage): void };
 }
 
 export interface EditedImage {

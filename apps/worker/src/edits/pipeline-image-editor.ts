@@ -83,6 +83,10 @@ export class PipelineImageEditor implements ImageEditor {
         sizeLevel: request.sizeLevel,
         signal: request.signal,
         onProgress: ({ step, total }) => request.onProgress(step, total),
+        previews: request.previews && {
+          every: request.previews.every,
+          onPreview: ({ step, total, image }) => request.previews?.onPreview(step, total, image),
+        },
       });
       const encodeStarted = performance.now();
       const bytes = await encodeImageBytes(result.image, request.format);

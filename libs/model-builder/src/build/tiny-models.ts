@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STEP1X_MANIFEST_FILE, SizeLevels } from '@step1x/model-format';
+import { LATENT_PREVIEW_FILE, STEP1X_MANIFEST_FILE, SizeLevels } from '@step1x/model-format';
 import { workspaceRoot } from '@step1x/tensors';
 import { BuildOptions, DEFAULT_BUILD_OPTIONS } from '../graph/module';
 import { Step1XConfig, parseStep1XConfig } from '../models/config';
@@ -13,6 +14,9 @@ import { QWEN_MANIFEST_FILE, QwenModelsManifest } from './build-qwen';
 import { buildRandomQwenModels, namedQwenConfig } from './tiny-qwen-models';
 import tinyConfig from '../configs/step1x-tiny.json';
 import fullConfig from '../configs/step1x-full.json';
+// Fitted on the default-seed tiny VAE by `step1x models fit-preview` (the random weights are a function of the
+// seed); test/integration/pipeline/latent-preview.int-spec.ts refits it and checks it still fits.
+import tinyLatentPreview from '../configs/step1x-tiny.latent-preview.json';
 
 export type ConfigName = 'tiny' | 'full';
 
@@ -86,6 +90,7 @@ export async function ensureTinyModels(
   await buildOnce(modelsDir, [STEP1X_MANIFEST_FILE, QWEN_MANIFEST_FILE], async (outDir) => {
     await buildRandomModels(config, outDir, seed, options);
     await buildRandomQwenModels(qwenConfig, outDir, seed, options);
+    if (seed === DEFAULT_TINY_SEED) writeFileSync(join(outDir, LATENT_PREVIEW_FILE), JSON.stringify(tinyLatentPreview));
   });
   return {
     modelsDir,

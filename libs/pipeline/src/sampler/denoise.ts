@@ -30,6 +30,26 @@ export interface DenoiseInput {
   readonly signal?: AbortSignal;
   /** Called after each step with the step number (1-based) and the total. */
   readonly onStep?: (step: StepReport) => void;
+  /** Report the clean-image estimate every `every` steps (step previews); absent: no extra work at all. */
+  readonly cleanEstimate?: CleanEstimateRequest;
+}
+
+export interface CleanEstimateRequest {
+  /** Report at steps (1-based) divisible by this. */
+  readonly every: number;
+  /** x̂₀ = x_t − t·v at the step's t (packed tokens, a fresh array the callee may keep). */
+  readonly onEstimate: (step: number, total: number, x0Tokens: Float32Array) => void;
+}
+
+/**
+ * The sampler's clean-image estimate at t: with x_t = (1 − t)·x₀ + t·ε and v = ε − x₀ (docs/MODEL.md §18),
+ * x₀ = x_t − t·v. One pass over the tokens, only at the steps a preview was asked for.
+ */
+export function cleanEstimate(x: Float32Array, velocity: Float32Array, t: number): Float32Array {
+  const out = new Float32Array(x.length);
+  const tf = Math.fround(t);
+  for (let i = 0; i < x.length; i++) out[i] = x[i] - tf * velocity[i];
+  return out;
 }
 
 export interface StepReport {
@@ -89,6 +109,10 @@ export async function denoise(sessions: DenoiseSessions, input: DenoiseInput): P
     const cond = velocity.subarray(0, size);
     const uncond = velocity.subarray(2 * size, 3 * size);
     const guided = applyGuidance(cond, uncond, tCurr, { channels: tokenChannels, ...input.guidance });
+    const estimate = input.cleanEstimate;
+    if (estimate && (i + 1) % estimate.every === 0) {
+      estimate.onEstimate(i + 1, total, cleanEstimate(x, guided.velocity, tCurr));
+    }
     x = eulerStep(x, guided.velocity, tCurr, tPrev);
     input.onStep?.({ step: i + 1, total, tCurr, renormalised: guided.renormalised, tokens: x, ditOutput: velocity });
   }
