@@ -12,6 +12,7 @@ import { ScalingController } from './internal/scaling.controller';
 import { DocsController, OPENAPI_DOCUMENT } from './openapi/docs.controller';
 import { BearerAuthGuard } from './http/auth.guard';
 import { MetricsRegistry } from './metrics/metrics-registry';
+import { OPENAI_CONTROLLERS, OPENAI_PROVIDERS } from './openai/openai.providers';
 import { UploadsController } from './uploads/uploads.controller';
 import { UploadsService } from './uploads/uploads.service';
 import { WebhookSecretController } from './webhooks/webhook-secret.controller';
@@ -24,6 +25,7 @@ export const API_CONTROLLERS = [
   HealthController,
   ScalingController,
   DocsController,
+  ...OPENAI_CONTROLLERS,
 ];
 export const API_SERVICES = [
   EditsService,
@@ -32,6 +34,7 @@ export const API_SERVICES = [
   CompletionWebhook,
   UploadsService,
   BearerAuthGuard,
+  ...OPENAI_PROVIDERS,
 ];
 
 export interface ApiModuleOptions {

@@ -52,6 +52,8 @@ export interface AppConfig {
     memPattern: boolean;
   };
   webhooks: { retryScheduleMs: number[]; jitter: number; timeoutMs: number; progressMinIntervalMs: number };
+  /** The OpenAI-compatible routes (apps/api/src/openai). */
+  openai: { syncTimeoutS: number; modelId: string };
 }
 
 export interface ConfigProblem {
@@ -190,6 +192,7 @@ export function loadConfig(env: Env): AppConfig {
       timeoutMs: p.WEBHOOK_TIMEOUT_MS,
       progressMinIntervalMs: p.WEBHOOK_PROGRESS_MIN_INTERVAL_MS,
     },
+    openai: { syncTimeoutS: p.OPENAI_SYNC_TIMEOUT_S, modelId: p.OPENAI_MODEL_ID },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { apiComponentSchemas } from '@step1x/contracts';
+import { documentOpenAiRoutes } from '../openai/openai-route-docs';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -38,5 +39,6 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   if (upload) {
     upload.requestBody = { required: true, content: { 'application/json': { schema: ref('CreateUploadRequest') } } };
   }
+  documentOpenAiRoutes(document);
   return document;
 }
