@@ -213,10 +213,9 @@ describe('OpenAI-compatible image edits: official openai npm client (e2e)', () =
       .catch((e: unknown) => e);
     assert.equal(attempts, 2, 'the client retried once');
     assert.ok(first instanceof APIError, 'both attempts timed out while the edit ran');
-    const again = await client.images.edit(
-      { ...params, image: await image() } as OpenAI.ImageEditParamsNonStreaming,
-      { headers: { 'Idempotency-Key': key } },
-    );
+    const again = await client.images.edit({ ...params, image: await image() } as OpenAI.ImageEditParamsNonStreaming, {
+      headers: { 'Idempotency-Key': key },
+    });
     assert.equal(await editCount(), before + 1);
     const edit = await editObject(idOf(again.data![0]));
     assert.equal(edit.status, 'succeeded');

@@ -243,7 +243,7 @@ export const ENV_SCHEMA = {
     min: 1,
     max: 3600,
     doc:
-      'Longest POST /v1/images/edits holds for its edits to finish (it is synchronous like OpenAI\'s); past it the ' +
+      "Longest POST /v1/images/edits holds for its edits to finish (it is synchronous like OpenAI's); past it the " +
       'answer is 504 naming the edit ids, and the edits go on (GET /v1/edits/{id}).',
   }),
   OPENAI_MODEL_ID: stringVar({

@@ -207,7 +207,11 @@ export class OpenAiImageEditsService {
 
   private async imageOf(record: EditRecord, format: ImageEditRequest['responseFormat']): Promise<OpenAiImage> {
     if (format === 'b64_json') {
-      return { b64_json: (await this.outputBytes(record)).toString('base64'), revised_prompt: null, edit_id: record.id };
+      return {
+        b64_json: (await this.outputBytes(record)).toString('base64'),
+        revised_prompt: null,
+        edit_id: record.id,
+      };
     }
     const edit = await this.presenter.present(record);
     return { url: edit.output?.url ?? '', revised_prompt: null, edit_id: record.id };

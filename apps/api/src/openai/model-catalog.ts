@@ -62,7 +62,9 @@ export class ModelCatalog {
   }
 }
 
-function readManifest(modelsDir: string | null): { manifest: ReturnType<typeof assertStep1XManifest>; builtAt: number } | null {
+function readManifest(
+  modelsDir: string | null,
+): { manifest: ReturnType<typeof assertStep1XManifest>; builtAt: number } | null {
   if (!modelsDir) return null;
   const file = join(modelsDir, STEP1X_MANIFEST_FILE);
   try {

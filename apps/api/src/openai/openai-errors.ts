@@ -8,11 +8,7 @@ import { toErrorResponse } from '../http/error-response';
  * 429 RateLimitError, ≥ 500 InternalServerError); `type` and `code` ride along on the exception.
  */
 export type OpenAiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'rate_limit_error'
-  | 'server_error';
+  'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'server_error';
 
 export interface OpenAiErrorBody {
   error: {
