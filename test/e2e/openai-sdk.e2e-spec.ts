@@ -251,6 +251,21 @@ describe('OpenAI-compatible image edits: official openai npm client (e2e)', () =
     }
   });
 
+  it('the OpenAPI document has the routes, the multipart body and the OpenAI shapes', async () => {
+    const doc = (await (await fetch(`${stack.apiUrl}/docs/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    assert.ok(doc.paths['/v1/images/edits'].post.requestBody?.content['multipart/form-data']);
+    assert.ok(doc.paths['/v1/models'].get);
+    assert.ok(doc.paths['/v1/models/{id}'].get);
+    const form = Object.keys(doc.components.schemas.OpenAiImageEditMultipart.properties ?? {});
+    for (const field of ['image', 'prompt', 'n', 'size', 'response_format', 'stream', 'steps', 'cfg_scale', 'seed']) {
+      assert.ok(form.includes(field), field);
+    }
+    assert.ok(doc.components.schemas.OpenAiError && doc.components.schemas.OpenAiImagesResponse);
+  });
+
   it('the rest of the API keeps the contract’s error shape', async () => {
     const response = await stack.call('/v1/edits', {
       method: 'POST',
