@@ -49,6 +49,10 @@ const SCAFFOLDING = [
     message: 'test support and test helpers are for tests.',
   },
   { group: ['node:test', 's3rver', 'standardwebhooks'], message: 'test-only modules (devDependencies).' },
+  {
+    regex: '^openai(/.*)?$',
+    message: 'the official OpenAI client tests our OpenAI-compatible routes (devDependency).',
+  },
 ];
 
 /** Libraries are used by apps, never the other way round. */

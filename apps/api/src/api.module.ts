@@ -15,6 +15,7 @@ import { ScalingController } from './internal/scaling.controller';
 import { DocsController, OPENAPI_DOCUMENT } from './openapi/docs.controller';
 import { BearerAuthGuard } from './http/auth.guard';
 import { MetricsRegistry } from './metrics/metrics-registry';
+import { OPENAI_CONTROLLERS, OPENAI_PROVIDERS } from './openai/openai.providers';
 import { UploadsController } from './uploads/uploads.controller';
 import { UploadsService } from './uploads/uploads.service';
 import { WebhookSecretController } from './webhooks/webhook-secret.controller';
@@ -34,6 +35,7 @@ export const API_CONTROLLERS = [
   BatchesController,
   UsageController,
   EditEventsController,
+  ...OPENAI_CONTROLLERS,
 ];
 export const API_SERVICES = [
   EditsService,
@@ -45,6 +47,7 @@ export const API_SERVICES = [
   RateLimits,
   WebhookDeliveries,
   BatchesService,
+  ...OPENAI_PROVIDERS,
 ];
 
 export interface ApiModuleOptions {

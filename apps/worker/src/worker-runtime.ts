@@ -3,7 +3,6 @@ import { imageDecodeLimits, requireRedisTarget, type AppConfig } from '@step1x/c
 import {
   closeRedisClient,
   createRedisConnection,
-  createRedisClient,
   RedisBatchRepository,
   RedisDeliveryLog,
   RedisEditEventLog,

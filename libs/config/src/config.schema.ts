@@ -342,6 +342,24 @@ export const ENV_SCHEMA = {
     max: 300_000,
     doc: 'Interval of the comment line that keeps an idle `GET /v1/edits/{id}/events` stream open through proxies.',
   }),
+
+  // --- OpenAI-compatible routes (POST /v1/images/edits, GET /v1/models) ---
+  OPENAI_SYNC_TIMEOUT_S: intVar({
+    default: '300',
+    min: 1,
+    max: 3600,
+    doc:
+      "Longest POST /v1/images/edits holds for its edits to finish (it is synchronous like OpenAI's); past it the " +
+      'answer is 504 naming the edit ids, and the edits go on (GET /v1/edits/{id}).',
+  }),
+  OPENAI_MODEL_ID: stringVar({
+    default: 'step1x-edit-v1.1',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/,
+    patternDoc: '[A-Za-z0-9._:-]{1,100}',
+    doc:
+      'Model id the OpenAI-compatible routes list at GET /v1/models and accept as `model` (another id is 404 ' +
+      '`model_not_found`); name the model the workers serve.',
+  }),
 } satisfies Record<string, EnvVar<unknown, string | undefined>>;
 
 export type EnvSchema = typeof ENV_SCHEMA;

@@ -77,6 +77,8 @@ export interface AppConfig {
   rateLimits: { rps: number; burst: number; editsPerMin: number };
   batches: { maxBodyBytes: number; maxItems: number };
   events: { ttlS: number; maxLen: number; sseHeartbeatMs: number };
+  /** The OpenAI-compatible routes (apps/api/src/openai). */
+  openai: { syncTimeoutS: number; modelId: string };
 }
 
 export interface ConfigProblem {
@@ -235,6 +237,7 @@ export function loadConfig(env: Env): AppConfig {
     rateLimits: { rps: p.RATE_LIMIT_RPS, burst: p.RATE_LIMIT_BURST, editsPerMin: p.RATE_LIMIT_EDITS_PER_MIN },
     batches: { maxBodyBytes: p.MAX_BATCH_BODY_BYTES, maxItems: p.BATCH_MAX_ITEMS },
     events: { ttlS: p.EDIT_EVENTS_TTL_S, maxLen: p.EDIT_EVENTS_MAX_LEN, sseHeartbeatMs: p.SSE_HEARTBEAT_MS },
+    openai: { syncTimeoutS: p.OPENAI_SYNC_TIMEOUT_S, modelId: p.OPENAI_MODEL_ID },
   };
 }
 

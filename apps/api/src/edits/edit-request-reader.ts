@@ -23,10 +23,10 @@ export async function readEditRequestBody(request: FastifyRequest): Promise<Edit
 }
 
 /** RFC 2046 §5.1.1: 1–70 characters from a small set, not ending in a space. */
-const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
+export const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
 
 /** The boundary parameter of a multipart Content-Type, unquoted; null when absent. */
-function boundaryOf(contentType: string): string | null {
+export function boundaryOf(contentType: string): string | null {
   const match = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType);
   return match ? (match[1] ?? match[2]) : null;
 }

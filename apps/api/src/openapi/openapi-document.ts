@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { apiComponentSchemas } from '@step1x/contracts';
 import { documentRateLimits } from './rate-limit-docs';
+import { documentOpenAiRoutes } from '../openai/openai-route-docs';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -45,5 +46,6 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     upload.requestBody = { required: true, content: { 'application/json': { schema: ref('CreateUploadRequest') } } };
   }
   documentRateLimits(document);
+  documentOpenAiRoutes(document);
   return document;
 }
