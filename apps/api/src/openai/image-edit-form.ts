@@ -205,7 +205,10 @@ export function parseImageEditForm(form: ImageEditForm, catalog: ModelCatalog): 
     );
     // Only a streamed request with partial images asks for previews: they cost a little worker time and S3 space.
     if (partialImages === 0) return parsed;
-    return { ...parsed, fields: { ...parsed.fields, previews: previewIntervalFor(parsed.fields.steps, partialImages) } };
+    return {
+      ...parsed,
+      fields: { ...parsed.fields, previews: previewIntervalFor(parsed.fields.steps, partialImages) },
+    };
   };
   // Checks every field once now, so a bad request is refused before anything is accepted.
   const first = editRequest(0, fields.seed);

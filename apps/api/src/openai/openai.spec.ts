@@ -291,7 +291,11 @@ describe('PollingEditProgressSource', () => {
 
 describe('EventStreamEditProgressSource', () => {
   const previewBody = (step: number) =>
-    JSON.stringify({ type: 'edit.preview', timestamp: 'T', data: { id: 'edit_a', step, total: 6, url: 'http://s3/x', expires_at: 'T' } });
+    JSON.stringify({
+      type: 'edit.preview',
+      timestamp: 'T',
+      data: { id: 'edit_a', step, total: 6, url: 'http://s3/x', expires_at: 'T' },
+    });
   const events = (...types: [string, string][]): StoredEditEvent[] =>
     types.map(([type, data], i) => ({ id: `1-${i}`, type, data }));
   /** The record reads `running` until the stream's end is reached, then `succeeded` (as the worker writes it). */
@@ -334,7 +338,14 @@ describe('EventStreamEditProgressSource', () => {
     const { source, reads } = setup(
       {
         async *follow() {
-          yield* events(['edit.started', '{}'], ['edit.preview', previewBody(2)], ['edit.progress', '{}'], ['edit.preview', previewBody(4)], ['edit.preview', previewBody(6)], ['edit.completed', '{}']);
+          yield* events(
+            ['edit.started', '{}'],
+            ['edit.preview', previewBody(2)],
+            ['edit.progress', '{}'],
+            ['edit.preview', previewBody(4)],
+            ['edit.preview', previewBody(6)],
+            ['edit.completed', '{}'],
+          );
         },
       },
       stored,
@@ -357,7 +368,10 @@ describe('EventStreamEditProgressSource', () => {
       new Map(),
     );
     const out = await collect(source);
-    assert.deepEqual(out.map((e) => e.type === 'settled' && e.record.status), ['succeeded']);
+    assert.deepEqual(
+      out.map((e) => e.type === 'settled' && e.record.status),
+      ['succeeded'],
+    );
   });
 
   it('answers an edit already terminal without following its events', async () => {
