@@ -233,7 +233,8 @@ export class OpenAiImageEditsService {
 
 /**
  * A step preview (JPEG ≤ 256 px) as a partial image in the requested format, so a client that saves partial images
- * under `output_format`'s extension gets what the name says. Decoding 256 px costs about a millisecond.
+ * under `output_format`'s extension gets what the name says. At 256×171 on the 2-core dev machine: jpeg (decode
+ * only, bytes passed through) 1.5 ms, png 5 ms, webp 12 ms, at most 3 per image.
  */
 export async function partialImageOf(
   jpeg: Uint8Array,
