@@ -98,8 +98,12 @@ describe('OpenAI-compatible image edits: official Python openai client (e2e)', (
     assert.equal(edits[1].input.seed, (edits[0].input.seed + 1) % 2 ** 32);
   });
 
-  it('stream=True yields image_edit.completed with the final image', () => {
-    passed('stream');
+  it('stream=True with partial_images=2 yields partial images from step previews, then the final image', async () => {
+    const result = passed('stream');
+    const partials = result.types!.filter((t) => t === 'image_edit.partial_image');
+    assert.equal(partials.length, 1, 'steps 4: one preview (step 2) before the end');
+    const [streamed] = await Promise.all(result.edit_ids!.map(edit));
+    assert.equal(streamed.input.previews, 2);
   });
 
   it('bad requests raise BadRequestError with our code and param', () => {

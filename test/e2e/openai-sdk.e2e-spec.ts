@@ -137,26 +137,51 @@ describe('OpenAI-compatible image edits: official openai npm client (e2e)', () =
     assert.equal(await editCount(), before + 2);
   });
 
-  it('stream: true yields OpenAI events ending in image_edit.completed with the final image', async () => {
+  it('stream: true with partial_images: 2 yields partial images from step previews, then the completed image', async () => {
     const stream = await client.images.edit({
       model: MODEL,
       image: await image(),
       prompt: 'make it night',
       stream: true,
       partial_images: 2,
-      ...extras,
-    });
+      output_format: 'webp',
+      steps: 6,
+    } as OpenAI.ImageEditParamsStreaming);
     const events: OpenAI.ImageEditStreamEvent[] = [];
     for await (const event of stream) events.push(event);
+    const types = JSON.stringify(events.map((e) => e.type));
     const completed = events.at(-1);
-    assert.ok(completed && completed.type === 'image_edit.completed', JSON.stringify(events.map((e) => e.type)));
-    // Partial images come from step previews; until those land the stream holds none (edit-progress-source.ts).
-    for (const event of events.slice(0, -1)) assert.equal(event.type, 'image_edit.partial_image');
-    assert.ok(events.length - 1 <= 2);
+    assert.ok(completed && completed.type === 'image_edit.completed', types);
+    const partials = events.slice(0, -1);
+    assert.ok(partials.length >= 1 && partials.length <= 2, types);
+    for (const [index, partial] of partials.entries()) {
+      assert.ok(partial.type === 'image_edit.partial_image', types);
+      assert.equal(partial.partial_image_index, index);
+      assert.equal(partial.output_format, 'webp');
+      const meta = await sharp(Buffer.from(partial.b64_json, 'base64')).metadata();
+      assert.equal(meta.format, 'webp');
+      assert.ok(meta.width! <= 256 && meta.height! <= 256, `a preview, ${meta.width}x${meta.height}`);
+      assert.equal(partial.size, `${meta.width}x${meta.height}`);
+    }
     const meta = await sharp(Buffer.from(completed.b64_json, 'base64')).metadata();
-    assert.deepEqual([meta.format, meta.width, meta.height], ['png', WIDTH, HEIGHT]);
+    assert.deepEqual([meta.format, meta.width, meta.height], ['webp', WIDTH, HEIGHT]);
     assert.equal(completed.size, `${WIDTH}x${HEIGHT}`);
-    assert.equal((await editObject(idOf(completed))).status, 'succeeded');
+    const edit = await editObject(idOf(completed));
+    assert.equal(edit.status, 'succeeded');
+    // Every ceil(6 / 3) = 2 steps: previews at steps 2 and 4 become the partial images (6 is the final one).
+    assert.deepEqual([edit.input.steps, edit.input.previews], [6, 2]);
+    assert.equal(partials.length, 2, types);
+  });
+
+  it('a request that does not stream asks for no previews (they would cost worker time for nothing)', async () => {
+    const result = await client.images.edit({
+      model: MODEL,
+      image: await image(),
+      prompt: 'make it dusk',
+      partial_images: 2,
+      ...extras,
+    } as OpenAI.ImageEditParamsNonStreaming);
+    assert.equal((await editObject(idOf(result.data![0]))).input.previews, false);
   });
 
   it('a bad request is the client’s BadRequestError with our code and the OpenAI param name', async () => {

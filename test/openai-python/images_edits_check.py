@@ -113,13 +113,19 @@ def _():
 
 @check("stream")
 def _():
+    # 4 steps, partial_images 2: previews every ceil(4 / 3) = 2 steps, so step 2 is a partial image (4 is the end).
     stream = client.images.edit(
-        model=MODEL, image=image(), prompt="make it night", stream=True, partial_images=1, extra_body=EXTRAS
+        model=MODEL, image=image(), prompt="make it night", stream=True, partial_images=2, extra_body={"steps": 4}
     )
     events = list(stream)
     types = [event.type for event in events]
     assert types and types[-1] == "image_edit.completed", types
-    assert all(t == "image_edit.partial_image" for t in types[:-1]) and len(types) <= 2, types
+    partials = events[:-1]
+    assert 1 <= len(partials) <= 2 and all(t == "image_edit.partial_image" for t in types[:-1]), types
+    for index, partial in enumerate(partials):
+        assert partial.partial_image_index == index, (partial.partial_image_index, index)
+        width, height = png_size(base64.b64decode(partial.b64_json))
+        assert partial.size == f"{width}x{height}" and max(width, height) <= 256, (partial.size, width, height)
     size = png_size(base64.b64decode(events[-1].b64_json))
     assert size == INPUT_SIZE, (size, INPUT_SIZE)
     return {"types": types, "edit_ids": [events[-1].edit_id]}

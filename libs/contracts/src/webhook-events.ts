@@ -31,6 +31,14 @@ export interface EditPreviewEventData {
   expires_at: string;
 }
 
+/**
+ * Where the worker stores the JPEG of an edit's preview at `step`; deterministic, so a re-run of the edit overwrites
+ * its previews. The API reads them back from here (the OpenAI route's partial images), never over the presigned URL.
+ */
+export function previewObjectKey(tenantId: string, editId: string, step: number): string {
+  return `previews/${tenantId}/${editId}/${step}.jpg`;
+}
+
 export interface WebhookEvent {
   type: WebhookEventType;
   /** ISO-8601 UTC time the event happened. */

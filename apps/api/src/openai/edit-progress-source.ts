@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable } from '@nestjs/common';
 import { isTerminalStatus, type EditRecord } from '@step1x/contracts';
 import type { EditRepository } from '@step1x/edit-store';
-import { DEPS } from '../api-deps';
 
 /** What the OpenAI-compatible routes need to hear about one running edit. */
 export type EditProgressEvent =
@@ -16,10 +14,9 @@ export type EditProgressEvent =
  * now on and ends after `settled`; it ends early, without an error, when `signal` aborts (a client gone, the wait
  * ceiling reached).
  *
- * Today's implementation polls the store of record and yields only `settled`, so `partial_images` streams no
- * partial image yet. Once the per-edit event stream with `edit.preview` lands (its `follow(editId, { after })`), an
- * implementation of this port over it, mapping each preview to a `preview` event with the JPEG's bytes, is the
- * only change needed here (and asking for previews when the edits are created).
+ * `EventStreamEditProgressSource` (event-stream-progress-source.ts) follows the per-edit event stream and yields the
+ * previews; `PollingEditProgressSource` reads the record and yields only `settled` (deps without an event stream, and
+ * the event source's fallback). openai.providers.ts picks one.
  */
 export interface EditProgressSource {
   follow(editId: string, signal: AbortSignal): AsyncIterable<EditProgressEvent>;
@@ -30,9 +27,8 @@ export const EDIT_PROGRESS_SOURCE = Symbol('EditProgressSource');
 /** How often the polling source reads the record: the same cadence as `Prefer: wait` on POST /v1/edits. */
 export const PROGRESS_POLL_MS = 200;
 
-@Injectable()
 export class PollingEditProgressSource implements EditProgressSource {
-  constructor(@Inject(DEPS.edits) private readonly edits: Pick<EditRepository, 'get'>) {}
+  constructor(private readonly edits: Pick<EditRepository, 'get'>) {}
 
   async *follow(editId: string, signal: AbortSignal): AsyncIterable<EditProgressEvent> {
     while (!signal.aborted) {

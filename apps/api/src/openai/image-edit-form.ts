@@ -13,6 +13,7 @@ import { boundaryOf, BOUNDARY as MULTIPART_BOUNDARY } from '../edits/edit-reques
 import type { UploadedImage } from '../edits/image-intake.service';
 import type { ModelCatalog, OpenAiModel } from './model-catalog';
 import { OpenAiRouteError } from './openai-errors';
+import { previewIntervalFor } from './openai-images';
 
 /** What the multipart body of POST /v1/images/edits held: text fields as sent, and the image file(s). */
 export interface ImageEditForm {
@@ -186,8 +187,9 @@ export function parseImageEditForm(form: ImageEditForm, catalog: ModelCatalog): 
   const sizeLevel = sizeLevelOf(fields.size, catalog);
   const user = fields.safety_identifier ?? fields.user ?? null;
   const n = fields.n;
-  const editRequest = (index: number, seed: unknown): ParsedEditRequest =>
-    withOpenAiParams(() =>
+  const partialImages = fields.stream === 'true' ? fields.partial_images : 0;
+  const editRequest = (index: number, seed: unknown): ParsedEditRequest => {
+    const parsed = withOpenAiParams(() =>
       parseEditRequest(
         {
           instruction: fields.prompt,
@@ -201,6 +203,13 @@ export function parseImageEditForm(form: ImageEditForm, catalog: ModelCatalog): 
         true,
       ),
     );
+    // Only a streamed request with partial images asks for previews: they cost a little worker time and S3 space.
+    if (partialImages === 0) return parsed;
+    return {
+      ...parsed,
+      fields: { ...parsed.fields, previews: previewIntervalFor(parsed.fields.steps, partialImages) },
+    };
+  };
   // Checks every field once now, so a bad request is refused before anything is accepted.
   const first = editRequest(0, fields.seed);
   return {
@@ -208,7 +217,7 @@ export function parseImageEditForm(form: ImageEditForm, catalog: ModelCatalog): 
     n,
     responseFormat: fields.response_format,
     stream: fields.stream === 'true',
-    partialImages: fields.partial_images,
+    partialImages,
     user,
     seed: first.fields.seed,
     outputFormat: first.fields.output_format,

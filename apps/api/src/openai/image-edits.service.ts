@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ERROR_STATUS, isErrorCode, type EditObject, type EditRecord } from '@step1x/contracts';
+import { ERROR_STATUS, isErrorCode, type EditObject, type EditRecord, type OutputFormat } from '@step1x/contracts';
+import { decodeImage, encodeImageBytes } from '@step1x/imaging';
 import type { AppConfig } from '@step1x/config';
 import type { ObjectStore } from '@step1x/storage';
 import { DEPS, type Clock } from '../api-deps';
@@ -136,15 +137,21 @@ export class OpenAiImageEditsService {
       for await (const event of this.progress.follow(edit.id, signal)) {
         if (event.type === 'preview') {
           if (!takesPartialImage(event.step, event.total, partials, request.partialImages)) continue;
+          // A preview is a nicety: one that does not decode is skipped, the edit's result still comes.
+          const image = await partialImageOf(event.jpeg, request.outputFormat).catch((error: unknown) => {
+            this.logger.warn(`preview of ${edit.id} at step ${event.step} skipped: ${String(error)}`);
+            return null;
+          });
+          if (!image) continue;
           const partial: ImageEditPartialImageEvent = {
             type: 'image_edit.partial_image',
-            b64_json: Buffer.from(event.jpeg).toString('base64'),
+            b64_json: image.bytes.toString('base64'),
             background: 'opaque',
             created_at: Math.floor(this.clock().getTime() / 1000),
-            output_format: 'jpeg',
+            output_format: request.outputFormat,
             partial_image_index: partials++,
             quality: 'auto',
-            size: `${edit.input.width}x${edit.input.height}`,
+            size: `${image.width}x${image.height}`,
             edit_id: edit.id,
           };
           write(sseEvent(partial.type, partial));
@@ -222,6 +229,20 @@ export class OpenAiImageEditsService {
     const object = await this.objectStore.get(record.output.key);
     return Buffer.concat((await object.body.toArray()) as Buffer[]);
   }
+}
+
+/**
+ * A step preview (JPEG ≤ 256 px) as a partial image in the requested format, so a client that saves partial images
+ * under `output_format`'s extension gets what the name says. At 256×171 on the 2-core dev machine: jpeg (decode
+ * only, bytes passed through) 1.5 ms, png 5 ms, webp 12 ms, at most 3 per image.
+ */
+export async function partialImageOf(
+  jpeg: Uint8Array,
+  format: OutputFormat,
+): Promise<{ bytes: Buffer; width: number; height: number }> {
+  const image = await decodeImage(jpeg);
+  const bytes = format === 'jpeg' ? Buffer.from(jpeg) : await encodeImageBytes(image, format);
+  return { bytes, width: image.width, height: image.height };
 }
 
 /**

@@ -40,10 +40,11 @@ export interface ImageEditPartialImageEvent {
   b64_json: string;
   background: 'opaque';
   created_at: number;
-  /** Previews are JPEGs whatever the final format. */
-  output_format: 'jpeg';
+  /** The requested format: the preview (a JPEG ≤ 256 px) is re-encoded in it. */
+  output_format: OutputFormat;
   partial_image_index: number;
   quality: 'auto';
+  /** `WIDTHxHEIGHT` of this partial image: the preview's own size (≤ 256 px a side), not the final one. */
   size: string;
   /** Ours: which edit (and so which of the `n` images) this preview belongs to. */
   edit_id: string;
@@ -88,6 +89,16 @@ export function usageOf(records: readonly EditRecord[]): OpenAiImageUsage {
 export function takesPartialImage(step: number, total: number, sent: number, wanted: number): boolean {
   if (sent >= wanted || step >= total) return false;
   return step >= Math.ceil(((sent + 1) * total) / (wanted + 1));
+}
+
+/**
+ * The `previews` interval (every k steps) a streamed edit asks for so that at most `wanted` previews come before its
+ * last step: previews land at steps k, 2k, … and (wanted+1)·k ≥ steps, so at most `wanted` of them are before the
+ * end (one may land on the last step itself; it is not sent, the completed image is). Each of those is taken by
+ * `takesPartialImage`, since k·m ≥ ⌈m·steps/(wanted+1)⌉.
+ */
+export function previewIntervalFor(steps: number, wanted: number): number {
+  return Math.max(1, Math.ceil(steps / (wanted + 1)));
 }
 
 /** One server-sent event as OpenAI sends them: `event:` names the type, `data:` holds the JSON on one line. */

@@ -97,7 +97,16 @@ export function documentOpenAiRoutes(document: OpenAPIObject): void {
         }),
         output_format: str('', { enum: [...EDIT_PARAMS.outputFormat.values], default: 'png' }),
         stream: { type: 'boolean', default: false },
-        partial_images: { type: 'integer', minimum: 0, maximum: MAX_PARTIAL_IMAGES, default: 0 },
+        partial_images: {
+          type: 'integer',
+          minimum: 0,
+          maximum: MAX_PARTIAL_IMAGES,
+          default: 0,
+          description:
+            'with `stream=true`: up to this many `image_edit.partial_image` events per image, from the edit’s step ' +
+            'previews (≤ 256 px a side, in `output_format`); the edits then ask for previews every ' +
+            'ceil(steps / (partial_images + 1)) steps. Ignored without `stream`.',
+        },
         user: str('kept in each edit’s `metadata.openai.user`'),
         safety_identifier: str('as `user` (wins over it)'),
         steps: { type: 'integer', minimum: EDIT_PARAMS.steps.min, maximum: EDIT_PARAMS.steps.max },

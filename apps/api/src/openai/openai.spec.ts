@@ -6,15 +6,19 @@ import { Stream } from 'openai/streaming';
 import type { ImageEditStreamEvent } from 'openai/resources/images';
 import { ApiError, ErrorCode, type EditObject, type EditRecord } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
+import type { EditEventStream, EditRepository, StoredEditEvent } from '@step1x/edit-store';
+import { decodeImage, encodePreviewJpeg } from '@step1x/imaging';
 import type { ObjectStore } from '@step1x/storage';
 import type { EditPresenter } from '../edits/edit-presenter';
 import type { EditsService } from '../edits/edits.service';
 import { PollingEditProgressSource, type EditProgressEvent, type EditProgressSource } from './edit-progress-source';
+import { EventStreamEditProgressSource } from './event-stream-progress-source';
+import { editProgressSourceOf } from './openai.providers';
 import { parseImageEditForm, seedFor, type ImageEditForm } from './image-edit-form';
 import { editFailure, imageIdempotencyKey, OpenAiImageEditsService } from './image-edits.service';
 import { ModelCatalog } from './model-catalog';
 import { OpenAiRouteError, toOpenAiErrorResponse } from './openai-errors';
-import { takesPartialImage, usageOf } from './openai-images';
+import { previewIntervalFor, takesPartialImage, usageOf } from './openai-images';
 
 const catalog = ModelCatalog.fromConfig({
   openai: { modelId: 'step1x-edit-v1.1', syncTimeoutS: 300 },
@@ -51,6 +55,7 @@ describe('POST /v1/images/edits form', () => {
         webhook_url: null,
         webhook_events: ['started', 'progress', 'completed'],
         priority: 'interactive',
+        previews: false,
         metadata: { openai: { n: 1, index: 0, user: null } },
       },
       image: { kind: 'upload' },
@@ -88,6 +93,18 @@ describe('POST /v1/images/edits form', () => {
       [second.steps, second.guidance, second.seed, second.metadata],
       [2, 4.5, 0, { openai: { n: 3, index: 1, user: 'u-1' } }],
     );
+  });
+
+  it('asks for previews only when streaming with partial images, at most partial_images before the last step', () => {
+    const previews = (fields: Record<string, string>) =>
+      parseImageEditForm(form({ prompt: 'x', ...fields }), catalog).editRequest(0, null).fields.previews;
+    assert.equal(previews({ stream: 'true', partial_images: '2', steps: '10' }), 4);
+    assert.equal(previews({ stream: 'true', partial_images: '3' }), 7, '28 steps by default');
+    assert.equal(previews({ stream: 'true', partial_images: '0', steps: '10' }), false);
+    assert.equal(previews({ stream: 'false', partial_images: '2', steps: '10' }), false, 'no extra cost unstreamed');
+    assert.equal(previews({ partial_images: '3', steps: '10' }), false);
+    const request = parseImageEditForm(form({ prompt: 'x', partial_images: '3' }), catalog);
+    assert.equal(request.partialImages, 0);
   });
 
   it('maps `size` to the size level nearest by area; the output keeps the input size anyway', () => {
@@ -219,6 +236,21 @@ describe('partial images and usage', () => {
     assert.deepEqual(taken(2, 3), [1]);
   });
 
+  it('previews every previewIntervalFor(steps, k) steps give at most k partial images, all of them taken', () => {
+    for (let steps = 1; steps <= 100; steps++) {
+      for (let wanted = 1; wanted <= 3; wanted++) {
+        const every = previewIntervalFor(steps, wanted);
+        const before = [];
+        for (let step = every; step < steps; step += every) before.push(step);
+        assert.ok(before.length <= wanted, `${steps} steps, ${wanted} wanted: ${before.join(',')}`);
+        const taken: number[] = [];
+        for (const step of before) if (takesPartialImage(step, steps, taken.length, wanted)) taken.push(step);
+        assert.deepEqual(taken, before, `${steps} steps, ${wanted} wanted`);
+        if (steps >= 2) assert.ok(before.length >= 1, `${steps} steps, ${wanted} wanted: at least one comes`);
+      }
+    }
+  });
+
   it('counts images, steps and output megapixels; OpenAI’s token fields are 0', () => {
     const usage = usageOf([record('edit_a', { status: 'succeeded' }), record('edit_b', { status: 'succeeded' })]);
     assert.deepEqual(usage, {
@@ -257,6 +289,115 @@ describe('PollingEditProgressSource', () => {
   });
 });
 
+describe('EventStreamEditProgressSource', () => {
+  const previewBody = (step: number) =>
+    JSON.stringify({
+      type: 'edit.preview',
+      timestamp: 'T',
+      data: { id: 'edit_a', step, total: 6, url: 'http://s3/x', expires_at: 'T' },
+    });
+  const events = (...types: [string, string][]): StoredEditEvent[] =>
+    types.map(([type, data], i) => ({ id: `1-${i}`, type, data }));
+  /** The record reads `running` until the stream's end is reached, then `succeeded` (as the worker writes it). */
+  const setup = (stream: Pick<EditEventStream, 'follow'>, stored: Map<string, Buffer>) => {
+    let done = false;
+    const reads: string[] = [];
+    const source = new EventStreamEditProgressSource(
+      {
+        async *follow(editId, options) {
+          for await (const event of stream.follow(editId, options)) {
+            if (event.type === 'edit.completed') done = true;
+            yield event;
+          }
+        },
+      },
+      { get: async (id) => record(id, { status: done ? 'succeeded' : 'running' }) },
+      {
+        get: async (key: string) => {
+          reads.push(key);
+          const bytes = stored.get(key);
+          if (!bytes) throw new Error('NoSuchKey');
+          return { body: Readable.from([bytes]) };
+        },
+      } as unknown as ObjectStore,
+      new PollingEditProgressSource({ get: async (id) => record(id, { status: 'succeeded' }) }),
+    );
+    return { source, reads };
+  };
+  const collect = async (source: EditProgressSource) => {
+    const out: EditProgressEvent[] = [];
+    for await (const event of source.follow('edit_a', new AbortController().signal)) out.push(event);
+    return out;
+  };
+
+  it('yields each edit.preview with its JPEG from the object store, skips an unreadable one, then the settled record', async () => {
+    const stored = new Map([
+      ['previews/acme/edit_a/2.jpg', Buffer.from('jpeg 2')],
+      ['previews/acme/edit_a/6.jpg', Buffer.from('jpeg 6')],
+    ]);
+    const { source, reads } = setup(
+      {
+        async *follow() {
+          yield* events(
+            ['edit.started', '{}'],
+            ['edit.preview', previewBody(2)],
+            ['edit.progress', '{}'],
+            ['edit.preview', previewBody(4)],
+            ['edit.preview', previewBody(6)],
+            ['edit.completed', '{}'],
+          );
+        },
+      },
+      stored,
+    );
+    const out = await collect(source);
+    assert.deepEqual(reads, ['previews/acme/edit_a/2.jpg', 'previews/acme/edit_a/4.jpg', 'previews/acme/edit_a/6.jpg']);
+    assert.deepEqual(
+      out.map((e) => (e.type === 'preview' ? [e.step, e.total, Buffer.from(e.jpeg).toString()] : [e.record.status])),
+      [[2, 6, 'jpeg 2'], [6, 6, 'jpeg 6'], ['succeeded']],
+    );
+  });
+
+  it('falls back to polling the record when the event stream fails', async () => {
+    const { source } = setup(
+      {
+        async *follow() {
+          throw new Error('Redis connection lost');
+        },
+      },
+      new Map(),
+    );
+    const out = await collect(source);
+    assert.deepEqual(
+      out.map((e) => e.type === 'settled' && e.record.status),
+      ['succeeded'],
+    );
+  });
+
+  it('answers an edit already terminal without following its events', async () => {
+    let followed = false;
+    const source = new EventStreamEditProgressSource(
+      {
+        async *follow() {
+          followed = true;
+        },
+      },
+      { get: async (id) => record(id, { status: 'failed' }) },
+      {} as ObjectStore,
+      new PollingEditProgressSource({ get: async (id) => record(id, { status: 'failed' }) }),
+    );
+    const out = await collect(source);
+    assert.deepEqual([followed, out.map((e) => e.type === 'settled' && e.record.status)], [false, ['failed']]);
+  });
+
+  it('picks polling when the deps have no event stream', () => {
+    const edits = {} as EditRepository;
+    assert.ok(editProgressSourceOf(edits, null, {} as ObjectStore) instanceof PollingEditProgressSource);
+    const stream = {} as EditEventStream;
+    assert.ok(editProgressSourceOf(edits, stream, {} as ObjectStore) instanceof EventStreamEditProgressSource);
+  });
+});
+
 describe('stream: true through the openai client’s own SSE decoder', () => {
   /** A progress source that replays a script of events per edit (stands in for the previews' event stream). */
   const scripted = (script: Record<string, EditProgressEvent[]>): EditProgressSource => ({
@@ -284,22 +425,39 @@ describe('stream: true through the openai client’s own SSE decoder', () => {
     }
     return events;
   };
-  const preview = (step: number): EditProgressEvent => ({ type: 'preview', step, total: 10, jpeg: Buffer.from(`p${step}`) });
+  const preview = async (step: number): Promise<EditProgressEvent> => ({ type: 'preview', step, total: 10, jpeg: await jpegOf(step) });
 
   it('sends the chosen previews as image_edit.partial_image, then image_edit.completed', async () => {
     const progress = scripted({
-      edit_a: [...[1, 2, 3, 4, 5, 6, 7, 8, 9].map(preview), { type: 'settled', record: record('edit_a', { status: 'succeeded' }) }],
+      edit_a: [...(await Promise.all([1, 2, 3, 4, 5, 6, 7, 8, 9].map(preview))), { type: 'settled', record: record('edit_a', { status: 'succeeded' }) }],
     });
     const events = await decode(service(progress).stream(request, [editObject('edit_a')], false, new AbortController().signal));
     assert.deepEqual(
       events.map((e) => [e.type, e.type === 'image_edit.partial_image' ? e.partial_image_index : null]),
       [['image_edit.partial_image', 0], ['image_edit.partial_image', 1], ['image_edit.completed', null]],
     );
-    const [first, , completed] = events;
-    assert.equal(Buffer.from(first.b64_json, 'base64').toString(), 'p4');
-    assert.equal(first.output_format, 'jpeg');
+    const [first, second, completed] = events;
+    // Previews 4 and 7, re-encoded in the requested format (png), at the preview's own size.
+    const firstImage = await decodeImage(Buffer.from(first.b64_json, 'base64'));
+    assert.equal(Buffer.from(first.b64_json, 'base64').subarray(1, 4).toString(), 'PNG');
+    assert.deepEqual([firstImage.width, firstImage.height], [32, 24]);
+    assert.ok(Math.abs(firstImage.data[0] - 40) <= 3, String(firstImage.data[0]));
+    assert.ok(Math.abs((await decodeImage(Buffer.from(second.b64_json, 'base64'))).data[0] - 70) <= 3);
+    assert.deepEqual([first.output_format, first.size], ['png', '32x24']);
     assert.equal(Buffer.from(completed.b64_json, 'base64').toString(), 'final image');
     assert.deepEqual([completed.size, completed.created_at, completed.output_format], ['80x60', 1_900_000_000, 'png']);
+  });
+
+  it('sends a jpeg preview as it is when output_format is jpeg; skips one that does not decode', async () => {
+    const jpeg = parseImageEditForm(form({ prompt: 'x', stream: 'true', partial_images: '2', output_format: 'jpeg' }), catalog);
+    const four = await jpegOf(4);
+    const progress = scripted({
+      edit_a: [{ type: 'preview', step: 4, total: 10, jpeg: Buffer.from('not a jpeg') }, { type: 'preview', step: 7, total: 10, jpeg: four }, { type: 'settled', record: record('edit_a', { status: 'succeeded' }) }],
+    });
+    const events = await decode(service(progress).stream(jpeg, [editObject('edit_a')], false, new AbortController().signal));
+    assert.deepEqual(events.map((e) => e.type), ['image_edit.partial_image', 'image_edit.completed']);
+    assert.deepEqual(Buffer.from(events[0].b64_json, 'base64'), four);
+    assert.equal(events[0].output_format, 'jpeg');
   });
 
   it('a failed edit ends the stream with an error event the client raises as APIError', async () => {
@@ -312,6 +470,11 @@ describe('stream: true through the openai client’s own SSE decoder', () => {
     assert.equal((error.error as { code: string }).code, 'model_numerics');
   });
 }); // prettier-ignore
+
+/** A 32×24 preview JPEG whose every pixel is grey 10·step. */
+async function jpegOf(step: number): Promise<Buffer> {
+  return encodePreviewJpeg({ width: 32, height: 24, data: new Uint8Array(32 * 24 * 3).fill(10 * step) });
+}
 
 function record(id: string, overrides: Partial<EditRecord>): EditRecord {
   return {

@@ -1,4 +1,4 @@
-import type { EditRecord } from '@step1x/contracts';
+import { previewObjectKey, type EditRecord } from '@step1x/contracts';
 import { encodePreviewJpeg, type RgbImage } from '@step1x/imaging';
 import type { ObjectStore } from '@step1x/storage';
 import { describeError, type WorkerLogger } from '../worker-logger';
@@ -6,7 +6,7 @@ import type { EditWebhooks } from './edit-webhooks';
 
 /** Deterministic, so a re-run of the edit overwrites its previews instead of adding more. */
 export function previewKeyOf(tenantId: string, editId: string, step: number): string {
-  return `previews/${tenantId}/${editId}/${step}.jpg`;
+  return previewObjectKey(tenantId, editId, step);
 }
 
 /**
