@@ -9,7 +9,12 @@ import type { EditObject, WebhookEvent } from '@step1x/contracts';
 import { createRedisConnection, type RedisClient } from '@step1x/edit-store';
 import { S3ObjectStore } from '@step1x/storage';
 import { spawnManaged, type ManagedProcess, type ProcessExit } from '../support/managed-process';
-import { startRedisCluster, startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import {
+  startRedisCluster,
+  startRedisServer,
+  SUITE_REDIS_CLUSTER_ENV,
+  type RedisServerHandle,
+} from '../support/redis-server';
 import { s3rverEnv, startS3rver, type S3rverHandle } from '../support/s3rver';
 import { tinyModelsDir } from '../support/tiny-models';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver';
@@ -132,7 +137,8 @@ export async function startServiceStack(
   options: ServiceStackOptions = {},
 ): Promise<ServiceStack> {
   const modelsDir = await tinyModelsDir();
-  const redisCluster = options.redisCluster ?? false;
+  // STEP1X_TEST_REDIS_CLUSTER=1 runs every suite built on this harness against a real 3-master cluster.
+  const redisCluster = options.redisCluster ?? process.env[SUITE_REDIS_CLUSTER_ENV] === '1';
   const redis = redisCluster ? await startRedisCluster() : await startRedisServer();
   const s3 = await startS3rver();
   const receiver = await startWebhookReceiver({ host: '127.0.0.2' });

@@ -79,6 +79,8 @@ describe('worker: model version and readiness (e2e)', () => {
     await probing;
   });
   after(async () => {
+    // Spawned here, not through the stack, so the stack does not stop it.
+    await oldWorker?.process.stop(10_000);
     await stack?.stop();
     if (v2Dir) rmSync(v2Dir, { recursive: true, force: true });
   });
