@@ -8,6 +8,7 @@ import { CompletionWebhook } from './edits/completion-webhook';
 import { EditEventsController } from './edits/edit-events.controller';
 import { EditPresenter } from './edits/edit-presenter';
 import { EditsController } from './edits/edits.controller';
+import { EditAdmission } from './edits/edit-admission';
 import { EditsService } from './edits/edits.service';
 import { ImageIntakeService } from './edits/image-intake.service';
 import { HealthController } from './health/health.controller';
@@ -47,6 +48,7 @@ export const API_SERVICES = [
   RateLimits,
   WebhookDeliveries,
   BatchesService,
+  EditAdmission,
   ...OPENAI_PROVIDERS,
 ];
 

@@ -11,3 +11,4 @@ export * from './jobs';
 export * from './webhook-events';
 export * from './openapi-schemas';
 export * from './batch';
+export * from './new-edit-record';

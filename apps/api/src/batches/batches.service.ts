@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ApiError,
@@ -7,6 +7,7 @@ import {
   itemWebhookOf,
   newBatchId,
   newEditId,
+  newQueuedEditRecord,
   presentBatch,
   type BatchObject,
   type BatchRecord,
@@ -28,8 +29,7 @@ import { CompletionWebhook } from '../edits/completion-webhook';
 import { EditPresenter } from '../edits/edit-presenter';
 import { canonicalJson } from '../edits/idempotency-hash';
 import { uploadPrefix } from '../edits/image-intake.service';
-import { QueueAdmission } from '../edits/queue-admission';
-import { assertTenantQueueHasRoom } from '../edits/tenant-queue-cap';
+import { EditAdmission } from '../edits/edit-admission';
 import { decodeScopedCursor, encodeScopedCursor } from './batch-cursor';
 
 export const CREATE_BATCH_ROUTE = 'POST /v1/batches';
@@ -55,7 +55,6 @@ interface ItemRefusal {
 @Injectable()
 export class BatchesService {
   private readonly logger = new Logger('BatchesService');
-  private readonly admission: QueueAdmission;
   private readonly finalizer: BatchFinalizer;
 
   constructor(
@@ -71,8 +70,8 @@ export class BatchesService {
     @Inject(DEPS.clock) private readonly clock: Clock,
     private readonly presenter: EditPresenter,
     private readonly completion: CompletionWebhook,
+    private readonly admission: EditAdmission,
   ) {
-    this.admission = new QueueAdmission(() => this.jobQueue.depth(), { maxDepth: config.limits.queueMaxDepth });
     this.finalizer = new BatchFinalizer(batches, edits, objectStore, jobQueue, {
       urlTtlS: config.limits.outputUrlTtlS,
       clock,
@@ -224,14 +223,8 @@ export class BatchesService {
         return this.present(existing);
       }
     }
-    const admission = await this.admission.admit();
-    if (!admission.admitted) {
-      throw new ApiError(ErrorCode.QueueFull, `the queue is full (${admission.depth} edits waiting); retry later`, {
-        headers: { 'Retry-After': String(this.config.limits.queueFullRetryAfterS) },
-      });
-    }
-    // TENANT_MAX_QUEUED counts every item of the batch (CONTRACT.md "Fair scheduling and limits").
-    await assertTenantQueueHasRoom(this.jobQueue, tenantId, request.items.length, this.config);
+    // Every item is an edit: QUEUE_MAX_DEPTH and TENANT_MAX_QUEUED count them all.
+    await this.admission.assertRoom(tenantId, request.items.length);
     if (request.webhook) await this.urlChecker.check(request.webhook.url);
     await this.checkItems(tenantId, request);
 
@@ -240,39 +233,17 @@ export class BatchesService {
     const webhook = itemWebhookOf(request.webhook);
     const records: EditRecord[] = request.items.map((item) => {
       const id = newEditId(now.getTime());
-      const fields = item.fields;
-      return {
+      return newQueuedEditRecord({
         id,
         tenantId,
-        status: 'queued',
-        createdAt: now.toISOString(),
-        startedAt: null,
-        completedAt: null,
-        progress: { step: 0, total: fields.steps },
-        attempts: 0,
-        cancelRequested: false,
-        input: {
-          instruction: fields.instruction,
-          seed: fields.seed ?? randomInt(0, 2 ** 32),
-          steps: fields.steps,
-          guidance: fields.guidance,
-          size_level: fields.size_level,
-          output_format: fields.output_format,
-          priority: fields.priority,
-          width: null,
-          height: null,
-          truncated: null,
-        },
+        createdAt: now,
+        fields: item.fields,
         // An upload is read where it is; a URL is fetched by the worker into the edit's own input key.
         inputKey: item.image.kind === 'key' ? item.image.key : `inputs/${tenantId}/${id}`,
-        output: null,
-        error: null,
-        metadata: fields.metadata,
+        size: null,
         webhook,
-        batchId,
-        customId: item.customId,
-        sourceUrl: item.image.kind === 'url' ? item.image.url : null,
-      };
+        batch: { batchId, customId: item.customId, sourceUrl: item.image.kind === 'url' ? item.image.url : null },
+      });
     });
     const batch: BatchRecord = {
       id: batchId,

@@ -7,6 +7,7 @@ import { isEditEventId, type EditEventStream, type EditRepository, type StoredEd
 import { DEPS } from '../api-deps';
 import { BearerAuthGuard, Tenant } from '../http/auth.guard';
 import { MetricsRegistry } from '../metrics/metrics-registry';
+import { tenantEditOrNotFound } from './tenant-edit';
 
 /**
  * How long the stream of an edit that was already terminal when it opened waits for an event after the last one
@@ -82,8 +83,7 @@ export class EditEventsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const after = readLastEventId(request.headers['last-event-id']);
-    const record = await this.edits.getForTenant(tenantId, editId);
-    if (!record) throw new ApiError(ErrorCode.NotFound, `no edit ${editId}`, { param: 'id' });
+    const record = await tenantEditOrNotFound(this.edits, tenantId, editId);
     if (!this.stream) {
       throw new ApiError(ErrorCode.ServiceUnavailable, 'live events are not available on this server');
     }

@@ -1,10 +1,10 @@
-import { randomInt } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ApiError,
   ErrorCode,
   isTerminalStatus,
   newEditId,
+  newQueuedEditRecord,
   type EditList,
   type EditObject,
   type EditRecord,
@@ -22,8 +22,8 @@ import { EditPresenter } from './edit-presenter';
 import { idempotencyRequestHash } from './idempotency-hash';
 import { ImageIntakeService, type AcceptedImage, type UploadedImage } from './image-intake.service';
 import { decodeListCursor, encodeListCursor } from './list-cursor';
-import { QueueAdmission } from './queue-admission';
-import { assertTenantQueueHasRoom } from './tenant-queue-cap';
+import { EditAdmission } from './edit-admission';
+import { tenantEditOrNotFound } from './tenant-edit';
 
 export const CREATE_EDIT_ROUTE = 'POST /v1/edits';
 const WAIT_POLL_MS = 200;
@@ -54,7 +54,6 @@ export interface CreateEditResult {
 @Injectable()
 export class EditsService {
   private readonly logger = new Logger('EditsService');
-  private readonly admission: QueueAdmission;
 
   constructor(
     @Inject(DEPS.edits) private readonly edits: EditRepository,
@@ -69,9 +68,8 @@ export class EditsService {
     private readonly presenter: EditPresenter,
     private readonly completion: CompletionWebhook,
     private readonly metrics: MetricsRegistry,
-  ) {
-    this.admission = new QueueAdmission(() => this.jobQueue.depth(), { maxDepth: config.limits.queueMaxDepth });
-  }
+    private readonly admission: EditAdmission,
+  ) {}
 
   /** POST /v1/edits: idempotency, back-pressure, image intake, record + job, then the optional wait. */
   async create(command: CreateEditCommand): Promise<CreateEditResult> {
@@ -142,9 +140,7 @@ export class EditsService {
   }
 
   private async recordOf(tenantId: string, editId: string): Promise<EditRecord> {
-    const record = await this.edits.getForTenant(tenantId, editId);
-    if (!record) throw new ApiError(ErrorCode.NotFound, `no edit ${editId}`, { param: 'id' });
-    return record;
+    return tenantEditOrNotFound(this.edits, tenantId, editId);
   }
 
   private async replay(
@@ -165,8 +161,7 @@ export class EditsService {
     command: CreateEditCommand,
     idempotency: IdempotentAcceptance | null,
   ): Promise<CreateEditResult> {
-    await this.assertQueueHasRoom();
-    await assertTenantQueueHasRoom(this.jobQueue, command.tenantId, 1, this.config);
+    await this.admission.assertRoom(command.tenantId, 1);
     // Cheap refusals first: the webhook target is checked before the image is downloaded and decoded.
     if (command.request.fields.webhook_url) await this.urlChecker.check(command.request.fields.webhook_url);
     const image = await this.images.accept(command.tenantId, command.request.image, command.upload);
@@ -201,15 +196,6 @@ export class EditsService {
     });
   }
 
-  private async assertQueueHasRoom(): Promise<void> {
-    const admission = await this.admission.admit();
-    if (!admission.admitted) {
-      throw new ApiError(ErrorCode.QueueFull, `the queue is full (${admission.depth} edits waiting); retry later`, {
-        headers: { 'Retry-After': String(this.config.limits.queueFullRetryAfterS) },
-      });
-    }
-  }
-
   /**
    * The edit an earlier request with this Idempotency-Key created before its process died (it reserved `editId`
    * but never answered), or null when it got no further than that. Its job is queued again in case the crash came
@@ -241,35 +227,15 @@ export class EditsService {
       contentType: image.contentType,
       metadata: { tenant: tenantId, edit: id, sha256: image.sha256 },
     });
-    const record: EditRecord = {
+    const record = newQueuedEditRecord({
       id,
       tenantId,
-      status: 'queued',
-      createdAt: now.toISOString(),
-      startedAt: null,
-      completedAt: null,
-      progress: { step: 0, total: fields.steps },
-      attempts: 0,
-      cancelRequested: false,
-      input: {
-        instruction: fields.instruction,
-        seed: fields.seed ?? randomInt(0, 2 ** 32),
-        steps: fields.steps,
-        guidance: fields.guidance,
-        size_level: fields.size_level,
-        output_format: fields.output_format,
-        priority: fields.priority,
-        width: image.width,
-        height: image.height,
-        truncated: null,
-        previews: fields.previews,
-      },
+      createdAt: now,
+      fields,
       inputKey,
-      output: null,
-      error: null,
-      metadata: fields.metadata,
+      size: { width: image.width, height: image.height },
       webhook: fields.webhook_url ? { url: fields.webhook_url, events: fields.webhook_events } : null,
-    };
+    });
     await this.edits.create(record);
     try {
       await this.jobQueue.enqueueEdit({ editId: id, tenantId }, fields.priority);

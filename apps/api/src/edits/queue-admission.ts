@@ -33,17 +33,18 @@ export class QueueAdmission {
     this.now = options.now ?? Date.now;
   }
 
-  /** Admits one more edit, or returns the depth that refuses it. */
-  async admit(): Promise<{ admitted: true } | { admitted: false; depth: number }> {
-    if (this.now() - this.readAt < this.freshForMs && this.lastDepth + this.admittedSinceRead < this.options.maxDepth) {
-      this.admittedSinceRead++;
+  /** Admits `count` more edits (a batch admits all its items at once), or returns the depth that refuses them. */
+  async admit(count = 1): Promise<{ admitted: true } | { admitted: false; depth: number }> {
+    const { maxDepth } = this.options;
+    if (this.now() - this.readAt < this.freshForMs && this.lastDepth + this.admittedSinceRead + count <= maxDepth) {
+      this.admittedSinceRead += count;
       return { admitted: true };
     }
     const depth = await this.read();
     // Concurrent submits share one read, so count each admission against it.
     const bound = depth + this.admittedSinceRead;
-    if (bound >= this.options.maxDepth) return { admitted: false, depth: bound };
-    this.admittedSinceRead++;
+    if (bound + count > maxDepth) return { admitted: false, depth: bound };
+    this.admittedSinceRead += count;
     return { admitted: true };
   }
 

@@ -5,6 +5,7 @@ import type { JobQueue } from '@step1x/job-queue';
 import { serializeWebhookEvent } from '@step1x/webhooks';
 import { DEPS } from '../api-deps';
 import { EditPresenter } from '../edits/edit-presenter';
+import { tenantEditOrNotFound } from '../edits/tenant-edit';
 
 /** One attempt as GET …/deliveries shows it (CONTRACT.md "Webhook operations"). */
 export interface DeliveryView {
@@ -45,7 +46,7 @@ export class WebhookDeliveries {
   }
 
   async listForEdit(tenantId: string, editId: string): Promise<{ data: DeliveryView[] }> {
-    await this.ownedEdit(tenantId, editId);
+    await tenantEditOrNotFound(this.edits, tenantId, editId);
     return this.list({ kind: 'edit', id: editId });
   }
 
@@ -54,7 +55,7 @@ export class WebhookDeliveries {
    * or not its retries were spent. The worker signs it with the current secret(s) and a fresh output URL.
    */
   async replayCompleted(tenantId: string, editId: string): Promise<ReplayAccepted> {
-    const record = await this.ownedEdit(tenantId, editId);
+    const record = await tenantEditOrNotFound(this.edits, tenantId, editId);
     if (!record.webhook) {
       throw new ApiError(ErrorCode.NotReplayable, `edit ${editId} has no webhook_url`, { param: 'id' });
     }
@@ -80,11 +81,6 @@ export class WebhookDeliveries {
     return { webhook_id: message.messageId, type: WebhookEventType.EditCompleted, attempt: message.lastAttempt };
   }
 
-  private async ownedEdit(tenantId: string, editId: string) {
-    const record = await this.edits.getForTenant(tenantId, editId);
-    if (!record) throw new ApiError(ErrorCode.NotFound, `no edit ${editId}`, { param: 'id' });
-    return record;
-  }
 }
 
 /** Stored entries keep their original field names (chaos ledger, bench read them); the API names are the contract's. */
