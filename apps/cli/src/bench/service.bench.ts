@@ -9,15 +9,14 @@
  * V8 CPU profile there), BENCH_FINISHED_EDITS (edits the worker finishes, default 40), BENCH_PHASES (a comma list
  * of raw, multipart, image_key, get, finished; all by default).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { startRedisServer, startS3rver, s3rverEnv, type RedisServerHandle } from '@step1x/local-services';
 import { RedisKeys } from '@step1x/edit-store';
 import { ensureTinyModels } from '@step1x/model-builder';
+import { startService, type ServiceProcess } from './bench-service';
 import { childCpuMs, formatLoad, LoadClient, runLoad, type LoadResult } from './load-loop';
 
 const CONCURRENCY = 16;
@@ -29,63 +28,12 @@ const TENANT = 'bench';
 const API_KEY = 'sk_bench_0123456789abcdef';
 const PREFIX = 'bench';
 const BENCH_KEYS = new RedisKeys(PREFIX);
-const STEP1X_BIN = join(__dirname, '..', '..', 'bin', 'step1x.js');
 
 /** issue 7 §5 targets. */
 const TARGETS = {
   imageKey: { perSecond: 1500, p99Ms: 25 },
   multipart: { perSecond: 600, p99Ms: 50 },
 } as const;
-
-interface ServiceProcess {
-  child: ChildProcess;
-  url: URL | null;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** `step1x start` as a child with the given env; resolves once it printed its banner (or, for a worker, `ready`). */
-function startService(
-  env: Record<string, string>,
-  readyLine: RegExp,
-  nodeArgs: string[] = [],
-): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, STEP1X_BIN, 'start'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`the service did not start within 120 s:\n${text}`));
-    }, 120_000);
-    const onText = (chunk: Buffer) => {
-      text = (text + chunk.toString()).slice(-20_000);
-      const match = readyLine.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        resolve({ child, url: match[1] ? new URL(match[1]) : null, output: () => text, stop });
-      }
-    };
-    child.stdout?.on('data', onText);
-    child.stderr?.on('data', (chunk: Buffer) => (text = (text + chunk.toString()).slice(-20_000)));
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the service exited (${code ?? signal}) before it was ready:\n${text}`));
-    });
-  });
-}
 
 function multipartBody(boundary: string, fields: Record<string, string>, png: Buffer): Buffer {
   const parts: Buffer[] = [];
@@ -137,6 +85,7 @@ async function bytesOfEdits(
     for (const [kind, key] of [
       ['edit record', BENCH_KEYS.edit(id)],
       ['webhook deliveries', BENCH_KEYS.editDeliveries(id)],
+      ['event stream', BENCH_KEYS.editEvents(id)],
       ['BullMQ job hash', `${BENCH_KEYS.bullPrefix()}:edit:${id}`],
       ['BullMQ job lock', `${BENCH_KEYS.bullPrefix()}:edit:${id}:lock`],
       ['BullMQ job logs', `${BENCH_KEYS.bullPrefix()}:edit:${id}:logs`],
@@ -172,7 +121,7 @@ async function uploadImage(client: LoadClient, auth: Record<string, string>, png
 async function waitUntilFinished(redis: Redis, editIds: string[], worker: ServiceProcess): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const statuses = await Promise.all(editIds.map((id) => redis.hget(`${PREFIX}:edit:${id}`, 'status')));
+    const statuses = await Promise.all(editIds.map((id) => redis.hget(BENCH_KEYS.edit(id), 'status')));
     if (statuses.every((s) => s === 'succeeded' || s === 'failed' || s === 'canceled')) {
       const bad = statuses.filter((s) => s !== 'succeeded').length;
       if (bad) throw new Error(`${bad} of ${editIds.length} edits did not succeed:\n${worker.output()}`);
@@ -319,8 +268,13 @@ async function main(): Promise<void> {
     }
 
     if (PHASES.has('finished')) {
-      // Finished edits: empty the queue, submit a batch, let a worker with the tiny models finish them.
-      await redis.call('DEL', ...(await redis.keys(`${BENCH_KEYS.bullPrefix()}:edit:*`)));
+      // Finished edits: empty the queue (BullMQ's jobs and the fair queues that feed it), submit a batch, let a
+      // worker with the tiny models finish them.
+      const queueKeys = [
+        ...(await redis.keys(`${BENCH_KEYS.bullPrefix()}:edit:*`)),
+        ...(await redis.keys(`${BENCH_KEYS.prefix}:fair:*`)),
+      ];
+      if (queueKeys.length > 0) await redis.call('DEL', ...queueKeys);
       const { modelsDir } = await ensureTinyModels();
       const batchIds: string[] = [];
       const smallEdit = { image_key: ticket, instruction: 'make it snowy', steps: 1, size_level: 512 };
@@ -331,7 +285,9 @@ async function main(): Promise<void> {
       }
       const bytesQueued = await bytesOfEdits(redis, batchIds);
       worker = await startService(
-        { ...env, ROLE: 'worker', MODELS_DIR: modelsDir },
+        // The tiny models have random weights: a worker outside local mode refuses them unless told (a bench measures
+        // bytes, not edits).
+        { ...env, ROLE: 'worker', MODELS_DIR: modelsDir, ALLOW_RANDOM_WEIGHTS: 'true' },
         /Step1X-Edit service \(worker\) is up/,
       );
       await waitUntilFinished(redis, batchIds, worker);

@@ -4,13 +4,12 @@
  * size of a real edit object). Reports the API's RSS idle / with the streams open, its CPU per delivered event,
  * and the append → last-client latency. Fails when a stream misses or repeats an event.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { RedisEditEventLog, RedisKeys } from '@step1x/edit-store';
 import { startRedisServer, startS3rver, s3rverEnv } from '@step1x/local-services';
+import { percentile, startService } from './bench-service';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 100);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200);
@@ -18,29 +17,6 @@ const EVENTS_PER_SECOND = 20;
 const TENANT = 'bench';
 const API_KEY = 'sk_bench_0123456789abcdef';
 const PREFIX = 'bench';
-const STEP1X_BIN = join(__dirname, '..', '..', 'bin', 'step1x.js');
-
-function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [STEP1X_BIN, 'start'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const onText = (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /is up at (http:\/\/\S+)/.exec(text);
-      if (match) {
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        resolve({ child, url: match[1] });
-      }
-    };
-    child.stdout?.on('data', onText);
-    child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`the API exited (${code}):\n${text}`)));
-  });
-}
 
 function rssMiB(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
@@ -87,22 +63,23 @@ function follow(url: string, arrivals: Map<string, number[]>): Promise<Client> {
   });
 }
 
-const percentile = (values: number[], p: number) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
-
 async function main(): Promise<void> {
   const redisServer = await startRedisServer();
   const s3 = await startS3rver();
   const redis = new Redis(redisServer.url);
-  const api = await startApi({
-    ROLE: 'api',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    REDIS_URL: redisServer.url,
-    REDIS_KEY_PREFIX: PREFIX,
-    ...s3rverEnv(s3),
-    API_KEYS: `${TENANT}:${API_KEY}`,
-  });
+  const api = await startService(
+    {
+      ROLE: 'api',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      REDIS_URL: redisServer.url,
+      REDIS_KEY_PREFIX: PREFIX,
+      ...s3rverEnv(s3),
+      API_KEYS: `${TENANT}:${API_KEY}`,
+    },
+    /is up at (http:\/\/\S+)/,
+  );
+  const base = api.url!.origin;
   const pid = api.child.pid as number;
   let failed = false;
   try {
@@ -112,7 +89,7 @@ async function main(): Promise<void> {
     const form = new FormData();
     form.set('instruction', 'make it blue');
     form.set('image', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'in.png');
-    const created = await fetch(`${api.url}/v1/edits`, {
+    const created = await fetch(`${base}/v1/edits`, {
       method: 'POST',
       body: form,
       headers: { authorization: `Bearer ${API_KEY}` },
@@ -123,7 +100,7 @@ async function main(): Promise<void> {
 
     const arrivals = new Map<string, number[]>();
     const clients = await Promise.all(
-      Array.from({ length: STREAMS }, () => follow(`${api.url}/v1/edits/${edit.id}/events`, arrivals)),
+      Array.from({ length: STREAMS }, () => follow(`${base}/v1/edits/${edit.id}/events`, arrivals)),
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     const rssOpen = rssMiB(pid);
@@ -164,8 +141,7 @@ async function main(): Promise<void> {
     console.log(`  streams with a missing, extra or reordered event: ${wrong}`);
     failed = wrong > 0;
   } finally {
-    api.child.kill('SIGTERM');
-    await new Promise((resolve) => api.child.once('exit', resolve));
+    await api.stop();
     redis.disconnect();
     await s3.stop();
     await redisServer.stop();
