@@ -167,6 +167,8 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
   let finalizeBatches: () => Promise<void> = async () => undefined;
   try {
     const objectStore = createS3ObjectStore(config.s3);
+    // One guard for every request the worker makes outward: batch items' image_url and webhook deliveries.
+    const egress = new EgressGuard({ allowlist: config.egress.allowlist });
     const batches = new RedisBatchRepository(command, keys, { retentionDays: config.retention.editRecordDays });
     const finalizer = new BatchFinalizer(batches, edits, objectStore, jobQueue, {
       urlTtlS: config.limits.outputUrlTtlS,
@@ -186,7 +188,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
       maxInputBytes: config.limits.maxUploadBytes,
       progressMinIntervalMs: config.webhooks.progressMinIntervalMs,
       logger,
-      fetchSourceUrl: egressImageFetcher(new EgressGuard({ allowlist: config.egress.allowlist }), {
+      fetchSourceUrl: egressImageFetcher(egress, {
         timeoutMs: config.limits.imageFetchTimeoutMs,
         maxBytes: config.limits.maxUploadBytes,
         maxRedirects: config.limits.imageFetchMaxRedirects,
@@ -199,7 +201,7 @@ export async function startWorker(config: AppConfig, options: StartWorkerOptions
         .failAbandoned(editId, reason)
         .catch((error: unknown) => logger.error(`${editId} not settled after its job failed: ${describeError(error)}`));
     const sender = new WebhookSender({
-      guard: new EgressGuard({ allowlist: config.egress.allowlist }),
+      guard: egress,
       schedule: createRetrySchedule({ delaysMs: config.webhooks.retryScheduleMs, jitter: config.webhooks.jitter }),
       timeoutMs: config.webhooks.timeoutMs,
     });
