@@ -1,7 +1,7 @@
 import type {
   ApiKeyStore,
   DeliveryLog,
-  RedisBatchRepository,
+  BatchRepository,
   EditEventLog,
   EditEventStream,
   EditRepository,
@@ -39,7 +39,7 @@ export interface ReadinessCheck {
 export interface ApiDeps {
   edits: EditRepository;
   /** Batches, their counts and the usage counters (docs/ARCHITECTURE.md "Batches"). */
-  batches: RedisBatchRepository;
+  batches: BatchRepository;
   idempotency: IdempotencyStore;
   apiKeys: ApiKeyStore;
   webhookSecrets: WebhookSecretStore;

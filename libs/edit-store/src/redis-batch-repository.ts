@@ -3,7 +3,7 @@ import type { BatchCounts, BatchRecord, BatchStatus, EditRecord, UsageDay } from
 import { encodeEditRecord, listMember, parseListMember } from './edit-record.codec';
 import { RedisKeys } from './redis-keys';
 import { RedisEditRepository } from './redis-edit-repository';
-import type { EditListPosition, EditPage, ListEditsOptions } from './store.ports';
+import type { BatchListPage, BatchRepository, EditListPosition, EditPage, ListEditsOptions } from './store.ports';
 
 const COUNT_FIELDS = ['total', 'queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 
@@ -26,11 +26,6 @@ if not status or status == 'completed' or status == 'canceled' then return 0 end
 redis.call('HSET', KEYS[1], 'cancel_requested', '1')
 return 1
 `;
-
-export interface BatchListPage {
-  records: BatchRecord[];
-  next: EditListPosition | null;
-}
 
 export type BatchHash = Record<string, string>;
 
@@ -72,7 +67,7 @@ export function decodeBatchRecord(batchId: string, hash: BatchHash): BatchRecord
  * keyset index of its edits and of the tenant's batches, the to-finalize set, and the per-tenant-day usage hashes.
  * The counts are moved by the edit transition script (redis-edit-repository.ts), never here.
  */
-export class RedisBatchRepository {
+export class RedisBatchRepository implements BatchRepository {
   private readonly retentionS: number;
   private readonly edits: RedisEditRepository;
 

@@ -1,4 +1,5 @@
 import type {
+  BatchRecord,
   CompletedWebhookMessage,
   DeliverySubject,
   EditCompute,
@@ -8,6 +9,7 @@ import type {
   EditStatus,
   EditTimings,
   StoredEditOutput,
+  UsageDay,
 } from '@step1x/contracts';
 
 /** A position in a tenant's edit list: newest first, ordered by (created_at, id). */
@@ -218,4 +220,39 @@ export interface RateLimiter {
   consumeEdits(keyId: string, count: number): Promise<RateLimitWindow>;
   /** Gives back `count` edits counted for a request that then created none (it was refused). */
   refundEdits(keyId: string, count: number): Promise<RateLimitWindow>;
+}
+
+/**
+ * The store of record for batches (docs/ARCHITECTURE.md "Batches"): the batch and its items are written together;
+ * counts move inside the edits' own transition script, so this port only reads them.
+ */
+export interface BatchRepository {
+  /** The batch, its index entries and every item's edit record, all or nothing. */
+  create(batch: BatchRecord, items: readonly EditRecord[]): Promise<void>;
+  get(batchId: string): Promise<BatchRecord | null>;
+  /** Another tenant's batch reads as absent. */
+  getForTenant(tenantId: string, batchId: string): Promise<BatchRecord | null>;
+  /** Edit ids in input order. */
+  itemIds(batchId: string): Promise<string[]>;
+  /** The tenant's batches, newest first, keyset over (created_at, id). */
+  list(tenantId: string, limit: number, after: EditListPosition | null): Promise<BatchListPage>;
+  /** A batch's edits, newest first, with the paging and status filter of a tenant's edit list. */
+  listEdits(batchId: string, tenantId: string, options: ListEditsOptions): Promise<EditPage>;
+  /** Sets `cancel_requested`; false when the batch is finalized or gone. */
+  requestCancel(batchId: string): Promise<boolean>;
+  /** running/queued → `status` (compare-and-set): true for the one caller that finalized it. */
+  markFinalized(batchId: string, status: 'completed' | 'canceled', at: Date, resultsKey: string): Promise<boolean>;
+  /** Batches whose items are all terminal and that await their results file (oldest first). */
+  toFinalize(limit: number): Promise<string[]>;
+  /** Leaves the to-finalize set (after the results and `batch.completed` are done). */
+  finalized(batchId: string): Promise<void>;
+  /** True at most once per `intervalMs` per batch, across every process. */
+  takeProgressSlot(batchId: string, intervalMs: number): Promise<boolean>;
+  /** Per-day usage of one tenant, every day from `from` to `to` (UTC dates), zeros where nothing happened. */
+  usage(tenantId: string, from: string, to: string): Promise<UsageDay[]>;
+}
+
+export interface BatchListPage {
+  records: BatchRecord[];
+  next: EditListPosition | null;
 }

@@ -7,7 +7,7 @@ import {
   type BatchResultLine,
   type EditRecord,
 } from '@step1x/contracts';
-import type { EditRepository, RedisBatchRepository } from '@step1x/edit-store';
+import type { BatchRepository, EditRepository } from '@step1x/edit-store';
 import type { JobQueue } from './job-queue.port';
 
 /** What the finalizer needs of the object store (`@step1x/storage`'s `ObjectStore` has it). */
@@ -24,7 +24,7 @@ export interface BatchFinalizerOptions {
 }
 
 type BatchStore = Pick<
-  RedisBatchRepository,
+  BatchRepository,
   'get' | 'itemIds' | 'markFinalized' | 'finalized' | 'toFinalize' | 'takeProgressSlot'
 >;
 

@@ -21,7 +21,7 @@ import {
   type UsageQuery,
 } from '@step1x/contracts';
 import type { AppConfig } from '@step1x/config';
-import type { EditRepository, IdempotencyStore, RedisBatchRepository, UploadStore } from '@step1x/edit-store';
+import type { BatchRepository, EditRepository, IdempotencyStore, UploadStore } from '@step1x/edit-store';
 import { BatchFinalizer, type CancelBus, type JobQueue } from '@step1x/job-queue';
 import type { ObjectStore } from '@step1x/storage';
 import { DEPS, type Clock, type UrlChecker } from '../api-deps';
@@ -58,7 +58,7 @@ export class BatchesService {
   private readonly finalizer: BatchFinalizer;
 
   constructor(
-    @Inject(DEPS.batches) private readonly batches: RedisBatchRepository,
+    @Inject(DEPS.batches) private readonly batches: BatchRepository,
     @Inject(DEPS.edits) private readonly edits: EditRepository,
     @Inject(DEPS.idempotency) private readonly idempotency: IdempotencyStore,
     @Inject(DEPS.uploads) private readonly uploads: UploadStore,
