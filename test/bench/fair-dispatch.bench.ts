@@ -52,13 +52,17 @@ async function main(): Promise<void> {
       await finished;
       const ms = performance.now() - started;
       results[mode] = Math.min(results[mode] ?? Infinity, ms);
-      console.log(`${mode}: ${EDITS} edits submitted and drained in ${ms.toFixed(0)} ms (${((ms * 1000) / EDITS).toFixed(0)} µs/edit)`);
+      console.log(
+        `${mode}: ${EDITS} edits submitted and drained in ${ms.toFixed(0)} ms (${((ms * 1000) / EDITS).toFixed(0)} µs/edit)`,
+      );
       await consumer.close(5000);
       await plain.close();
       await queue.close();
     }
     const overheadUs = ((results.fair - results.plain) * 1000) / EDITS;
-    console.log(`fair-order dispatch overhead: ${overheadUs.toFixed(0)} µs per edit (best of 2 each, ${EDITS} edits, 4 tenants, 1 worker slot)`);
+    console.log(
+      `fair-order dispatch overhead: ${overheadUs.toFixed(0)} µs per edit (best of 2 each, ${EDITS} edits, 4 tenants, 1 worker slot)`,
+    );
   } finally {
     await closeRedisClient(command);
     await closeRedisClient(blocking);

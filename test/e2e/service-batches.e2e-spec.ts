@@ -143,7 +143,10 @@ describe(`service: a ${ITEMS}-item batch survives a worker SIGKILL (e2e)`, () =>
       `/v1/batches/${batch.id}/deliveries`,
     );
     const completedDeliveries = batchDeliveries.data.filter((d) => d.type === 'batch.completed');
-    assert.ok(completedDeliveries.some((d) => d.status_code === 204 || d.status_code === 200), 'batch.completed logged');
+    assert.ok(
+      completedDeliveries.some((d) => d.status_code === 204 || d.status_code === 200),
+      'batch.completed logged',
+    );
     assert.ok(batchDeliveries.data.every((d) => d.type === 'batch.completed' || d.type === 'batch.progress'));
 
     // Receipts on every succeeded edit, and usage that adds up to them.

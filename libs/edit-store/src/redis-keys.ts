@@ -136,7 +136,6 @@ export class RedisKeys {
     return `${this.prefix}:fair:completions`;
   }
 
-
   /**
    * HASH: a batch (status, tenant, created_at, completed_at, metadata, webhook, cancel_requested, results_key) and
    * its counts (`total`, `queued`, `running`, `succeeded`, `failed`, `canceled`), which the edit transition script
@@ -183,7 +182,6 @@ export class RedisKeys {
     return `${this.prefix}:usage:${tenantId}:${date}`;
   }
 
-
   /**
    * STREAM of one edit's events (`type`, `data` = the webhook body) for SSE replay and `Last-Event-ID` resumption.
    * Capped at EDIT_EVENTS_MAX_LEN entries. TTL: EDIT_EVENTS_TTL_S after the last event.
@@ -196,7 +194,6 @@ export class RedisKeys {
   editEventsChannel(): string {
     return `${this.prefix}:edit:events`;
   }
-
 
   /**
    * BullMQ's own prefix: its keys are `{name}:bull:<queue>:…` (BullMQ manages their lifetimes). On a cluster BullMQ

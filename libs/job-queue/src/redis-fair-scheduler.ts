@@ -167,7 +167,11 @@ export interface FairEdit {
 
 export type FairEnqueueOutcome = 'queued' | 'already_queued' | 'in_flight';
 
-const ENQUEUE_OUTCOMES: Readonly<Record<number, FairEnqueueOutcome>> = { 0: 'already_queued', 1: 'queued', 2: 'in_flight' };
+const ENQUEUE_OUTCOMES: Readonly<Record<number, FairEnqueueOutcome>> = {
+  0: 'already_queued',
+  1: 'queued',
+  2: 'in_flight',
+};
 
 /** The Redis side of fair scheduling; `BullmqJobQueue` moves what `dispatch` picks into BullMQ. */
 export class RedisFairScheduler {
@@ -235,7 +239,13 @@ export class RedisFairScheduler {
   /** Picks the edits BullMQ should get now (at most `readyPerLane` waiting per lane), already marked in flight. */
   async dispatch(): Promise<FairEdit[]> {
     const keys = [this.keys.fairInflight(), this.bullmq.prioritizedKey];
-    const args = [this.keys.edit(''), String(this.now()), String(this.ready), String(this.maxRunning), String(this.staleMs)];
+    const args = [
+      this.keys.edit(''),
+      String(this.now()),
+      String(this.ready),
+      String(this.maxRunning),
+      String(this.staleMs),
+    ];
     for (const lane of LANES) {
       keys.push(
         this.keys.fairQueue(lane),

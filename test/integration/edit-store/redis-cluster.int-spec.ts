@@ -93,16 +93,19 @@ describe('edit-store and the job queue on a Redis Cluster (real 3-master cluster
     assert.equal(await new RedisApiKeyStore(redis, keys).tenantForKey('sk_cluster_1'), 'acme');
     const secret = await new RedisWebhookSecretStore(redis, keys).getOrCreate('acme', () => 'whsec_cluster');
     assert.equal(secret, 'whsec_cluster');
-    await new RedisDeliveryLog(redis, keys, 1).record({ kind: 'edit', id: records[2].id }, {
-      message_id: 'msg_1',
-      type: 'edit.completed',
-      attempt: 1,
-      at: new Date().toISOString(),
-      status: 200,
-      duration_ms: 5,
-      error: null,
-      next_retry_at: null,
-    });
+    await new RedisDeliveryLog(redis, keys, 1).record(
+      { kind: 'edit', id: records[2].id },
+      {
+        message_id: 'msg_1',
+        type: 'edit.completed',
+        attempt: 1,
+        at: new Date().toISOString(),
+        status: 200,
+        duration_ms: 5,
+        error: null,
+        next_retry_at: null,
+      },
+    );
     await new RedisUploadStore(redis, keys).remember('uploads/acme/x', {
       tenantId: 'acme',
       contentType: 'image/png',

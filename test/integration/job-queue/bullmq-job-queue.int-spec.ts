@@ -95,7 +95,11 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     await queue.enqueueEdit({ editId: ids.i1, tenantId: 't' }, 'interactive');
     await queue.enqueueEdit({ editId: ids.i2, tenantId: 't' }, 'interactive');
     const handler = new RecordingEditHandler();
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
+    const consumer = new BullmqJobConsumer({
+      connection: redis.blocking,
+      keys,
+      onEditJob: () => queue.dispatchEdits(),
+    });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await untilTrue(() => handler.order.length === 4, 'four edits to run');
     assert.deepEqual(handler.order, [ids.i1, ids.i2, ids.b1, ids.b2]);
@@ -111,7 +115,12 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const editId = newEditId();
     handler.expectStart(editId);
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, cancelBus: workerSide, onEditJob: () => queue.dispatchEdits() });
+    const consumer = new BullmqJobConsumer({
+      connection: redis.blocking,
+      keys,
+      cancelBus: workerSide,
+      onEditJob: () => queue.dispatchEdits(),
+    });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'interactive');
     await handler.started;
@@ -131,7 +140,11 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const editId = newEditId();
     handler.expectStart(editId);
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
+    const consumer = new BullmqJobConsumer({
+      connection: redis.blocking,
+      keys,
+      onEditJob: () => queue.dispatchEdits(),
+    });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId, tenantId: 't' }, 'batch');
     await handler.started;
@@ -160,7 +173,11 @@ describe('BullmqJobQueue and BullmqJobConsumer (real redis-server)', () => {
     const handler = new RecordingEditHandler();
     const held = newEditId();
     handler.expectStart(held);
-    const consumer = new BullmqJobConsumer({ connection: redis.blocking, keys, onEditJob: () => queue.dispatchEdits() });
+    const consumer = new BullmqJobConsumer({
+      connection: redis.blocking,
+      keys,
+      onEditJob: () => queue.dispatchEdits(),
+    });
     await consumer.start(JobRegistry.fromInstances([handler], [JobName.EditImage]));
     await queue.enqueueEdit({ editId: held, tenantId: 't' }, 'interactive');
     await handler.started;

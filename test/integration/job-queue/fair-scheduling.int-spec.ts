@@ -81,7 +81,16 @@ describe('fair scheduling across tenants (real redis-server, BullMQ workers)', (
   });
 
   it('weights a:3,b:1 with both backlogged: starts follow 3:1 within ±10 % over 80 starts', async () => {
-    const s = await setUp({ weights: new Map([['a', 3], ['b', 1]]) }, 1, 1);
+    const s = await setUp(
+      {
+        weights: new Map([
+          ['a', 3],
+          ['b', 1],
+        ]),
+      },
+      1,
+      1,
+    );
     await s.enqueue('a', 100);
     await s.enqueue('b', 100);
     await s.start();

@@ -20,7 +20,7 @@ export const ListBatchDeliveriesDoc = () =>
   applyDecorators(
     ApiOperation({
       summary: "Every webhook delivery attempt of a batch's own events (`batch.progress`, `batch.completed`)",
-      description: 'Items\' own events are listed under each edit (`GET /v1/edits/{id}/deliveries`).',
+      description: "Items' own events are listed under each edit (`GET /v1/edits/{id}/deliveries`).",
     }),
     ApiParam({ name: 'id', description: 'batch id (`batch_<ulid>`)' }),
     ApiResponse({ status: 200, schema: ref('DeliveryList') }),

@@ -80,7 +80,6 @@ export class WebhookDeliveries {
     });
     return { webhook_id: message.messageId, type: WebhookEventType.EditCompleted, attempt: message.lastAttempt };
   }
-
 }
 
 /** Stored entries keep their original field names (chaos ledger, bench read them); the API names are the contract's. */
